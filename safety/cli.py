@@ -1,0 +1,192 @@
+"""`sealframe`: the command line over the same stages the API uses.
+
+Conventions (DESIGN): every command takes `--json`; exit 0 success, 2 usage, 3 blocked by policy,
+4 bad input, 5 held for review, 6 audit chain broken; an error is one line on stderr, never a
+traceback. `main()` is the only place exceptions become exit codes.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from pydantic import BaseModel
+
+from safety.errors import BadInputError, SealFrameError
+from safety.settings import Settings, get_settings
+
+app = typer.Typer(
+    name="sealframe",
+    help="SealFrame: moderation, invisible watermark and signed C2PA credentials for AI video.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+keys_app = typer.Typer(help="Signing keys and certificates.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+InPath = Annotated[Path, typer.Argument(help="Input video.", show_default=False)]
+
+
+def emit(result: BaseModel | dict[str, Any], as_json: bool, human: str | None = None) -> None:
+    """Print `result` as JSON (with --json) or as the human summary."""
+    data = result.model_dump(mode="json") if isinstance(result, BaseModel) else result
+    if as_json or human is None:
+        typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
+    else:
+        typer.echo(human)
+
+
+def _settings() -> Settings:
+    return get_settings()
+
+
+@keys_app.command("init")
+def keys_init(
+    directory: Annotated[
+        Path | None, typer.Option("--dir", help="Key folder (default $SEALFRAME_HOME/keys).")
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace existing keys.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Create a development root CA and an ES256 C2PA signing certificate (keys mode 0600).
+
+    The private keys are encrypted when SEALFRAME_KEY_PASSPHRASE is set.
+    """
+    from safety.provenance import init_dev_keys
+
+    s = _settings()
+    target = directory or s.keys_dir
+    passphrase = s.key_passphrase.get_secret_value().encode() if s.key_passphrase else None
+    paths = init_dev_keys(target, passphrase=passphrase, force=force)
+    result = {k: str(v) for k, v in vars(paths).items()}
+    emit(result, as_json, "\n".join(f"{k:13s} {v}" for k, v in result.items()))
+
+
+def _read_assertions(path: Path | None) -> tuple[dict[str, Any], ...]:
+    if path is None:
+        return ()
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise BadInputError(f"cannot read assertion file {path}: {exc.strerror}") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BadInputError(f"assertion file {path} is not valid JSON: {exc}") from None
+    items = data if isinstance(data, list) else [data]
+    for item in items:
+        if not (isinstance(item, dict) and isinstance(item.get("label"), str) and "data" in item):
+            raise BadInputError(f"assertion file {path}: each assertion needs a 'label' and 'data'")
+    return tuple(items)
+
+
+@app.command("sign")
+def sign_cmd(
+    src: InPath,
+    dst: Annotated[Path, typer.Argument(help="Signed output video.", show_default=False)],
+    assertion_file: Annotated[
+        Path | None, typer.Option(help="JSON file with extra assertions ({label, data} or a list).")
+    ] = None,
+    title: Annotated[str | None, typer.Option(help="Manifest title (default: output file name).")] = None,
+    model_id: Annotated[str, typer.Option(help="softwareAgent of the c2pa.created action.")] = "unknown",
+    watermark_payload: Annotated[
+        str | None, typer.Option(help="Hex payload for a c2pa.soft-binding assertion.")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Embed a signed C2PA manifest (c2pa.created, trainedAlgorithmicMedia) in a copy of SRC."""
+    from safety.provenance import ManifestSpec, credentials_from_settings, sign_file
+
+    payload = None
+    if watermark_payload is not None:
+        try:
+            payload = bytes.fromhex(watermark_payload)
+        except ValueError:
+            raise BadInputError(f"--watermark-payload is not hex: {watermark_payload!r}") from None
+    s = _settings()
+    spec = ManifestSpec(
+        title=title or dst.name,
+        model_id=model_id,
+        watermark_payload=payload,
+        extra_assertions=_read_assertions(assertion_file),
+    )
+    signed = sign_file(src, dst, spec, credentials_from_settings(s), tsa_url=s.tsa_url)
+    result = {"output": str(signed.path), "manifest_bytes": len(signed.manifest_store)}
+    emit(result, as_json, f"signed {signed.path} ({len(signed.manifest_store)} byte manifest store)")
+
+
+@app.command("inspect")
+def inspect_cmd(
+    src: InPath,
+    trust_anchors: Annotated[
+        Path | None, typer.Option(help="PEM trust bundle (default: settings, else the dev root).")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Read and validate the C2PA manifest of SRC: absent, invalid, valid or trusted."""
+    from safety.provenance import read_provenance, trust_anchors_from_settings
+
+    s = _settings()
+    if trust_anchors is not None:
+        s = s.model_copy(update={"trust_anchors": trust_anchors})
+    report = read_provenance(src, trust_anchors_from_settings(s))
+    emit(report, as_json, format_provenance(report))
+
+
+def format_provenance(report: Any) -> str:
+    lines = [f"provenance: {report.state}"]
+    if report.state != "absent":
+        lines += [
+            f"  signer:          {report.signer} ({report.issuer})",
+            f"  claim generator: {report.claim_generator}",
+            f"  source type:     {report.digital_source_type}",
+            f"  assertions:      {', '.join(report.assertions)}",
+        ]
+    if report.validation_codes:
+        lines.append(f"  codes:           {', '.join(report.validation_codes)}")
+    return "\n".join(lines)
+
+
+@app.command("demo")
+def demo_cmd(
+    out: Annotated[
+        Path | None, typer.Option(help="Folder for the demo's files (default $SEALFRAME_HOME/demo).")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Run the whole product end to end on the embedded defaults and print each stage."""
+    from safety.demo import run_demo
+
+    s = _settings()
+    stages = run_demo(out or s.home / "demo", s, echo=None if as_json else typer.echo)
+    if as_json:
+        emit({"stages": [st.model_dump(mode="json") for st in stages]}, True)
+    if not all(st.ok for st in stages):
+        raise typer.Exit(1)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point: map every outcome to DESIGN's exit codes.
+
+    Typer's standalone mode owns usage errors (exit 2) and --help; our own error family and any
+    bug propagate out of it and are turned into one line here.
+    """
+    try:
+        app(args=argv, prog_name="sealframe")
+    except SealFrameError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        sys.exit(130)
+    except Exception as exc:  # a bug: still one line, never a traceback
+        msg = " ".join(str(exc).split())[:300]
+        typer.echo(f"internal error: {type(exc).__name__}: {msg}", err=True)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,267 @@
+"""Video in memory and on disk: `Video`, `probe`, `read_video`, `write_video` (PyAV, H.264).
+
+Guarantees: nothing is decoded before the container headers have passed the policy pack's hard
+limits (bytes, width, height, pixels, frames, seconds, container type); decoding re-checks every
+frame against the same limits, so a header that lies cannot smuggle in a bigger stream. Every
+failure is a `MediaError` with a one-line reason. Writes are atomic: the output path either holds
+a complete file or is untouched.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import av.error
+import numpy as np
+
+from policies import MediaLimits, load_policy
+from safety.errors import MediaError, MediaTooLargeError
+
+__all__ = [
+    "MediaInfo",
+    "Video",
+    "default_limits",
+    "probe",
+    "read_video",
+    "resize_video",
+    "write_video",
+]
+
+_FFMPEG_ERRORS: tuple[type[BaseException], ...] = (av.error.FFmpegError, OSError, ValueError, EOFError)
+
+
+@dataclass(frozen=True, eq=False)
+class Video:
+    """Decoded frames, uint8 RGB, shape (T, H, W, 3), at `fps` frames per second."""
+
+    frames: np.ndarray
+    fps: float
+
+    def __post_init__(self) -> None:
+        f = self.frames
+        if not isinstance(f, np.ndarray) or f.dtype != np.uint8 or f.ndim != 4 or f.shape[-1] != 3:
+            shape = getattr(f, "shape", None)
+            dtype = getattr(f, "dtype", None)
+            raise MediaError(f"Video frames must be uint8 T×H×W×3, got {dtype} {shape}")
+        if f.shape[0] < 1 or f.shape[1] < 1 or f.shape[2] < 1:
+            raise MediaError(f"Video must have at least one non-empty frame, got shape {f.shape}")
+        if not np.isfinite(self.fps) or self.fps <= 0:
+            raise MediaError(f"Video fps must be a positive number, got {self.fps}")
+
+    @property
+    def num_frames(self) -> int:
+        return int(self.frames.shape[0])
+
+    @property
+    def height(self) -> int:
+        return int(self.frames.shape[1])
+
+    @property
+    def width(self) -> int:
+        return int(self.frames.shape[2])
+
+    @property
+    def seconds(self) -> float:
+        return self.num_frames / self.fps
+
+
+@dataclass(frozen=True)
+class MediaInfo:
+    """What the container headers say, before any frame is decoded."""
+
+    path: Path
+    bytes: int
+    container: str
+    codec: str
+    width: int
+    height: int
+    fps: float
+    frames: int
+    seconds: float
+
+
+def default_limits() -> MediaLimits:
+    """The media limits of the configured policy pack (the bundled default when unset)."""
+    from safety.settings import get_settings
+
+    return load_policy(get_settings().policy).pack.limits.media
+
+
+def _check_file(path: Path, limits: MediaLimits) -> int:
+    if not path.exists():
+        raise MediaError(f"{path}: no such file")
+    if not path.is_file():
+        raise MediaError(f"{path}: not a regular file")
+    size = path.stat().st_size
+    if size == 0:
+        raise MediaError(f"{path}: empty file")
+    if size > limits.max_bytes:
+        raise MediaTooLargeError(f"{path}: {size} bytes exceeds the limit of {limits.max_bytes} bytes")
+    return size
+
+
+def _check_frame_size(path: Path, width: int, height: int, limits: MediaLimits) -> None:
+    if width <= 0 or height <= 0:
+        # ffmpeg leaves the size at 0 when its probe refused the frame (max_pixels) or could not
+        # make sense of a crafted header; either way there is nothing we may decode.
+        raise MediaTooLargeError(
+            f"{path}: video stream has no usable frame size (corrupt header, or above the "
+            f"{limits.max_pixels}-pixel limit)"
+        )
+    if width > limits.max_width or height > limits.max_height or width * height > limits.max_pixels:
+        raise MediaTooLargeError(
+            f"{path}: frame size {width}×{height} exceeds the limit of "
+            f"{limits.max_width}×{limits.max_height} ({limits.max_pixels} pixels)"
+        )
+
+
+def _open(path: Path, limits: MediaLimits) -> av.container.InputContainer:
+    # ffmpeg decodes a frame while probing the streams, inside av.open, before any check of
+    # ours can run: `max_pixels` makes its decoders refuse a giant frame there too.
+    try:
+        return av.open(str(path), mode="r", options={"max_pixels": str(limits.max_pixels)})
+    except _FFMPEG_ERRORS as exc:
+        raise MediaError(f"{path}: not a readable video ({_why(exc)})") from None
+
+
+def _why(exc: BaseException) -> str:
+    msg = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+    return " ".join(str(msg).split())
+
+
+def _inspect(path: Path, size: int, container: av.container.InputContainer, limits: MediaLimits) -> MediaInfo:
+    fmt_names = set(container.format.name.split(","))
+    if not fmt_names & set(limits.containers):
+        raise MediaError(f"{path}: {container.format.name!r} is not an accepted video container")
+    if not container.streams.video:
+        raise MediaError(f"{path}: no video stream")
+    stream = container.streams.video[0]
+    cc = stream.codec_context
+    _check_frame_size(path, int(cc.width or 0), int(cc.height or 0), limits)
+    rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+    fps = float(rate) if rate else 0.0
+    if not np.isfinite(fps) or fps <= 0 or fps > 1000:
+        raise MediaError(f"{path}: video stream declares no usable frame rate")
+    if stream.duration is not None and stream.time_base is not None:
+        seconds = float(stream.duration * stream.time_base)
+    elif container.duration is not None:
+        seconds = container.duration / av.time_base
+    else:
+        seconds = 0.0
+    frames = int(stream.frames) if stream.frames else round(seconds * fps)
+    if seconds > limits.max_seconds:
+        raise MediaTooLargeError(f"{path}: {seconds:.1f} s exceeds the limit of {limits.max_seconds:g} s")
+    if frames > limits.max_frames:
+        raise MediaTooLargeError(f"{path}: {frames} frames exceeds the limit of {limits.max_frames}")
+    return MediaInfo(
+        path=path,
+        bytes=size,
+        container=container.format.name,
+        codec=cc.name,
+        width=int(cc.width),
+        height=int(cc.height),
+        fps=fps,
+        frames=frames,
+        seconds=seconds,
+    )
+
+
+def probe(path: str | Path, limits: MediaLimits | None = None) -> MediaInfo:
+    """Read and check the container headers of `path` without decoding a frame."""
+    p = Path(path)
+    lim = limits or default_limits()
+    size = _check_file(p, lim)
+    with _open(p, lim) as container:
+        return _inspect(p, size, container, lim)
+
+
+def read_video(
+    path: str | Path,
+    limits: MediaLimits | None = None,
+    *,
+    max_frames: int | None = None,
+) -> Video:
+    """Decode `path` to a `Video` after its headers passed `limits`.
+
+    `max_frames` stops early (e.g. a detector that needs only the first N frames).
+    """
+    p = Path(path)
+    lim = limits or default_limits()
+    size = _check_file(p, lim)
+    frames: list[np.ndarray] = []
+    with _open(p, lim) as container:
+        info = _inspect(p, size, container, lim)
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        want = min(lim.max_frames, max_frames) if max_frames else lim.max_frames
+        try:
+            for frame in container.decode(stream):
+                if frame.width != info.width or frame.height != info.height:
+                    # A stream may change size mid-way; never trust it beyond the limits.
+                    _check_frame_size(p, frame.width, frame.height, lim)
+                    frame = frame.reformat(width=info.width, height=info.height)
+                frames.append(frame.to_ndarray(format="rgb24"))
+                if len(frames) >= want:
+                    if max_frames is None:
+                        raise MediaTooLargeError(f"{p}: more than {lim.max_frames} frames")
+                    break
+        except MediaError:
+            raise
+        except _FFMPEG_ERRORS as exc:
+            if not frames:
+                raise MediaError(f"{p}: corrupt video stream ({_why(exc)})") from None
+            # A truncated tail still yields the frames before it; a report must not hide that.
+            raise MediaError(f"{p}: corrupt or truncated video stream after frame {len(frames)}") from None
+    if not frames:
+        raise MediaError(f"{p}: video stream holds no decodable frame")
+    return Video(np.stack(frames), info.fps)
+
+
+def resize_video(video: Video, width: int, height: int) -> Video:
+    """Resize every frame with swscale (bicubic)."""
+    if width < 2 or height < 2:
+        raise MediaError(f"cannot resize to {width}×{height}")
+    out = np.empty((video.num_frames, height, width, 3), np.uint8)
+    for i, f in enumerate(video.frames):
+        vf = av.VideoFrame.from_ndarray(f, format="rgb24")
+        out[i] = vf.reformat(width=width, height=height, interpolation="BICUBIC").to_ndarray(format="rgb24")
+    return Video(out, video.fps)
+
+
+def write_video(video: Video, path: str | Path, crf: int = 20, preset: str = "medium") -> Path:
+    """Encode `video` as H.264 yuv420p MP4 at `crf` and move it into place atomically."""
+    p = Path(path)
+    if not 0 <= crf <= 51:
+        raise MediaError(f"crf must be in [0, 51], got {crf}")
+    if video.width % 2 or video.height % 2:
+        raise MediaError(f"H.264 yuv420p needs even width and height, got {video.width}×{video.height}")
+    if not p.parent.is_dir():
+        raise MediaError(f"{p}: output folder {p.parent} does not exist")
+    fd, tmp_name = tempfile.mkstemp(prefix=".sealframe-", suffix=".mp4", dir=p.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        rate = Fraction(video.fps).limit_denominator(1001)
+        with av.open(str(tmp), mode="w", format="mp4") as container:
+            stream = container.add_stream("libx264", rate=rate)
+            stream.width = video.width
+            stream.height = video.height
+            stream.pix_fmt = "yuv420p"
+            stream.options = {"crf": str(crf), "preset": preset}
+            for f in video.frames:
+                frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format="rgb24")
+                for packet in stream.encode(frame):
+                    container.mux(packet)
+            for packet in stream.encode():
+                container.mux(packet)
+        os.replace(tmp, p)
+    except _FFMPEG_ERRORS as exc:
+        raise MediaError(f"{p}: cannot write video ({_why(exc)})") from None
+    finally:
+        tmp.unlink(missing_ok=True)
+    return p
