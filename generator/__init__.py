@@ -1,0 +1,1 @@
+"""Text-to-video generators behind one protocol (`generator.base.VideoGenerator`)."""
