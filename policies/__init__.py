@@ -86,7 +86,9 @@ def load_policy(path: str | Path | None = None) -> LoadedPolicy:
     try:
         pack = PolicyPack.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
+        errors = exc.errors()
+        # A misspelt key also makes its intended field "missing"; the typo is the line to show.
+        err = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
         loc = tuple(err["loc"])
         line = _line_of(root, loc)
         dotted = ".".join(str(x) for x in loc) or "(top level)"

@@ -197,6 +197,7 @@ def read_video(
     with _open(p, lim) as container:
         info = _inspect(p, size, container, lim)
         stream = container.streams.video[0]
+        declared = int(stream.frames or 0)  # exact only where the container indexes its samples
         stream.thread_type = "AUTO"
         want = min(lim.max_frames, max_frames) if max_frames else lim.max_frames
         try:
@@ -219,6 +220,9 @@ def read_video(
             raise MediaError(f"{p}: corrupt or truncated video stream after frame {len(frames)}") from None
     if not frames:
         raise MediaError(f"{p}: video stream holds no decodable frame")
+    if max_frames is None and declared and len(frames) < declared - 1:
+        # ffmpeg stops quietly at a cut-off mdat; a partial clip must not pass for the whole one.
+        raise MediaError(f"{p}: truncated video stream: decoded {len(frames)} of {declared} frames")
     return Video(np.stack(frames), info.fps)
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Iterator
 from pathlib import Path
 
+import av
 import numpy as np
 import pytest
 
@@ -40,3 +42,47 @@ def make_video(frames: int = 12, width: int = 96, height: int = 64, fps: float =
 def mp4(tmp_path: Path) -> Path:
     """A real H.264 MP4 written through PyAV."""
     return write_video(make_video(), tmp_path / "clip.mp4")
+
+
+def mjpeg_avi(path: Path, width: int, height: int, frames: int = 3) -> Path:
+    """A real MJPEG-in-AVI clip of flat grey frames."""
+    with av.open(str(path), "w") as c:
+        s = c.add_stream("mjpeg", rate=10)
+        s.width, s.height, s.pix_fmt = width, height, "yuvj420p"
+        for _ in range(frames):
+            frame = av.VideoFrame.from_ndarray(np.full((height, width, 3), 90, np.uint8), format="rgb24")
+            for p in s.encode(frame):
+                c.mux(p)
+        for p in s.encode():
+            c.mux(p)
+    return path
+
+
+def crafted_20000_header(tmp_path: Path) -> Path:
+    """A 16×16 clip whose every size field (AVI header, stream format, JPEG SOF0) claims 20000×20000."""
+    data = bytearray(mjpeg_avi(tmp_path / "small.avi", 16, 16).read_bytes())
+    avih = data.find(b"avih")
+    struct.pack_into("<II", data, avih + 8 + 32, 20000, 20000)
+    strf = data.find(b"strf")
+    struct.pack_into("<ii", data, strf + 12, 20000, 20000)
+    at, patched = 0, 0
+    while (at := data.find(b"\xff\xc0", at)) >= 0:
+        struct.pack_into(">HH", data, at + 5, 20000, 20000)
+        at, patched = at + 2, patched + 1
+    assert patched == 3
+    out = tmp_path / "crafted.mp4"
+    out.write_bytes(bytes(data))
+    return out
+
+
+def png_renamed_mp4(tmp_path: Path) -> Path:
+    """A real PNG image saved under a .mp4 name."""
+    png = tmp_path / "image.png"
+    with av.open(str(png), "w", format="image2") as c:
+        s = c.add_stream("png", rate=1)
+        s.width, s.height, s.pix_fmt = 32, 32, "rgb24"
+        for p in s.encode(av.VideoFrame.from_ndarray(np.zeros((32, 32, 3), np.uint8), format="rgb24")):
+            c.mux(p)
+    fake = tmp_path / "image.mp4"
+    fake.write_bytes(png.read_bytes())
+    return fake

@@ -241,6 +241,10 @@ def read_provenance(
                 manifest = reader.get_active_manifest() or json.loads(reader.json()).get("manifests", {})
                 codes = _codes(reader.get_validation_results())
     except c2pa.C2paError as exc:
+        if isinstance(exc, c2pa.C2paError.RemoteManifest) or str(exc).startswith("Remote:"):
+            # The file points at a manifest elsewhere (c2pa 0.38 raises a plain C2paError "Remote: …");
+            # reading stays offline, so nothing is attached to this file.
+            return ProvenanceReport(state="absent", validation_codes=("sealframe.remoteManifestNotFetched",))
         # A manifest is there but cannot be parsed or verified: that is a finding, not an error.
         return ProvenanceReport(state="invalid", validation_codes=(f"sealframe.unreadable: {_one_line(exc)}",))
     state = _STATES.get(str(raw_state), "invalid")
