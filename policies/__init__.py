@@ -66,9 +66,30 @@ def _line_of(root: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
     return line
 
 
+_CACHE: dict[Path, tuple[tuple[int, int], LoadedPolicy]] = {}
+
+
 def load_policy(path: str | Path | None = None) -> LoadedPolicy:
-    """Read, validate and fingerprint a policy pack (the bundled default when `path` is None)."""
+    """Read, validate and fingerprint a policy pack (the bundled default when `path` is None).
+
+    Packs are cached by path, modification time and size: every request consults the pack, and
+    validating a large one costs milliseconds; an edited file is read again.
+    """
     p = Path(path) if path is not None else DEFAULT_POLICY_PATH
+    try:
+        st = p.stat()
+    except OSError as exc:
+        raise PolicyLoadError(f"cannot read policy pack {p}: {exc.strerror or exc}") from None
+    stamp = (st.st_mtime_ns, st.st_size)
+    cached = _CACHE.get(p)
+    if cached is not None and cached[0] == stamp:
+        return cached[1]
+    loaded = _load_uncached(p)
+    _CACHE[p] = (stamp, loaded)
+    return loaded
+
+
+def _load_uncached(p: Path) -> LoadedPolicy:
     try:
         raw = p.read_bytes()
     except OSError as exc:

@@ -53,8 +53,9 @@ _ALG = {
     "ps256": c2pa.C2paSigningAlg.PS256,
     "ed25519": c2pa.C2paSigningAlg.ED25519,
 }
-# Keep signing from holding two copies of a large file in RAM: above this, c2pa spills to disk.
-_BACKING_STORE_MB = 16
+# Keep signing from holding extra copies of a large file in RAM: above this, c2pa spills to disk.
+# Measured (benchmarks/provenance.py): 16 MB → a 15 MB clip adds 2.2× its size; 1 MB → 1.3×.
+_BACKING_STORE_MB = 1
 
 
 @dataclass(frozen=True)
