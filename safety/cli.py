@@ -27,6 +27,10 @@ app = typer.Typer(
 )
 keys_app = typer.Typer(help="Signing keys and certificates.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
+audit_app = typer.Typer(help="The tamper-evident decision log.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
+apikey_app = typer.Typer(help="API keys for the HTTP API and dashboard.", no_args_is_help=True)
+app.add_typer(apikey_app, name="apikey")
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 InPath = Annotated[Path, typer.Argument(help="Input video.", show_default=False)]
@@ -148,6 +152,55 @@ def format_provenance(report: Any) -> str:
     if report.validation_codes:
         lines.append(f"  codes:           {', '.join(report.validation_codes)}")
     return "\n".join(lines)
+
+
+@apikey_app.command("create")
+def apikey_create(
+    role: Annotated[str, typer.Option(help="client, moderator, auditor or admin.")],
+    name: Annotated[str, typer.Option(help="Who or what the key is for.")] = "unnamed",
+    rate_limit: Annotated[int, typer.Option(help="Requests per minute.")] = 120,
+    as_json: JsonOpt = False,
+) -> None:
+    """Create an API key and print its secret once (only its sha256 is stored)."""
+    from safety.store import open_store
+    from safety.store.apikeys import create_api_key
+
+    secret, row = create_api_key(open_store(_settings().db_url), role, name, rate_limit)
+    result = {"id": row.id, "name": row.name, "role": row.role, "key": secret}
+    emit(result, as_json, f"{secret}\n(role {row.role}, id {row.id}; store it now: it is not shown again)")
+
+
+@audit_app.command("verify")
+def audit_verify(as_json: JsonOpt = False) -> None:
+    """Check every link and signed checkpoint of the audit chain (exit 6 when broken)."""
+    from safety.audit import audit_log_from_settings
+    from safety.errors import AuditChainBroken
+
+    report = audit_log_from_settings(_settings()).verify()
+    emit(report, as_json, report.summary())
+    if not report.ok:
+        raise AuditChainBroken(report.summary())
+
+
+@audit_app.command("export")
+def audit_export(
+    fmt: Annotated[str, typer.Option("--format", help="csv or json.")] = "json",
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="File (default: stdout).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Export every audit event with its hashes."""
+    from safety.audit import audit_log_from_settings
+
+    if fmt not in ("csv", "json"):
+        raise BadInputError(f"--format must be csv or json, not {fmt!r}")
+    data = audit_log_from_settings(_settings()).export(fmt)  # type: ignore[arg-type]
+    if output is None:
+        typer.echo(data, nl=False)
+        return
+    if not output.parent.is_dir():
+        raise BadInputError(f"{output}: folder {output.parent} does not exist")
+    output.write_text(data, encoding="utf-8")
+    emit({"output": str(output), "format": fmt}, as_json, f"wrote {output}")
 
 
 @app.command("demo")

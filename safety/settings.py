@@ -28,10 +28,22 @@ class Settings(BaseSettings):
     """PEM bundle of trust anchors. Unset: the dev root under home/keys (if it exists)."""
     tsa_url: str | None = None
     """RFC 3161 time-stamping authority; unset means no time-stamp (and no network)."""
+    watermark_key: Path | None = None
+    """32-byte watermark secret; unset means home/keys/watermark.key (created on first use)."""
+
+    # Store and audit log.
+    database_url: str | None = None
+    """SQLAlchemy URL; unset means SQLite (WAL) at home/sealframe.db."""
+    audit_checkpoint_every: int = Field(default=50, gt=0)
+    """Sign a checkpoint of the audit chain every N events."""
 
     @property
     def keys_dir(self) -> Path:
         return self.home / "keys"
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.home / 'sealframe.db'}"
 
 
 @lru_cache(maxsize=1)
