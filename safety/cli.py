@@ -203,6 +203,20 @@ def audit_export(
     emit({"output": str(output), "format": fmt}, as_json, f"wrote {output}")
 
 
+@app.command("serve")
+def serve_cmd(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    as_json: JsonOpt = False,
+) -> None:
+    """Run the HTTP API (OpenAPI at /docs) and the dashboard."""
+    import uvicorn
+
+    from safety.api import create_app
+
+    uvicorn.run(create_app(_settings()), host=host, port=port, log_level="info", access_log=not as_json)
+
+
 @app.command("demo")
 def demo_cmd(
     out: Annotated[

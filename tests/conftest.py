@@ -86,3 +86,61 @@ def png_renamed_mp4(tmp_path: Path) -> Path:
     fake = tmp_path / "image.mp4"
     fake.write_bytes(png.read_bytes())
     return fake
+
+
+class LiveServer:
+    """`sealframe serve` in a subprocess on 127.0.0.1, with its own home folder."""
+
+    def __init__(self, home: Path, env: dict[str, str] | None = None) -> None:
+        import os
+        import socket
+        import subprocess
+        import sys
+
+        self.home = home
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {**os.environ, "SEALFRAME_HOME": str(home), **(env or {})}
+        self.log = (home.parent / f"server-{self.port}.log").open("w")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "safety.cli", "serve", "--port", str(self.port)],
+            env=self.env, stdout=self.log, stderr=subprocess.STDOUT,
+        )
+        self.wait_ready()
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        import time
+
+        import httpx
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited with {self.proc.returncode}: see {self.log.name}")
+            try:
+                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        raise RuntimeError("server did not become ready")
+
+    @property
+    def db_url(self) -> str:
+        return f"sqlite:///{self.home / 'sealframe.db'}"
+
+    def key(self, role: str, rate_limit: int = 1000) -> str:
+        from safety.store import open_store
+        from safety.store.apikeys import create_api_key
+
+        secret, _ = create_api_key(open_store(self.db_url), role, f"test-{role}", rate_limit)
+        return secret
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=20)
+        except Exception:
+            self.proc.kill()
+        self.log.close()
