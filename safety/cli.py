@@ -68,7 +68,66 @@ def keys_init(
     passphrase = s.key_passphrase.get_secret_value().encode() if s.key_passphrase else None
     paths = init_dev_keys(target, passphrase=passphrase, force=force)
     result = {k: str(v) for k, v in vars(paths).items()}
+    result["watermark_key"] = str(init_watermark_key(s, directory, force=force))
     emit(result, as_json, "\n".join(f"{k:13s} {v}" for k, v in result.items()))
+
+
+watermark_app = typer.Typer(help="The invisible, keyed video watermark alone.", no_args_is_help=True)
+app.add_typer(watermark_app, name="watermark")
+
+
+def init_watermark_key(s: Settings, directory: Path | None, force: bool = False) -> Path:
+    from safety.watermark import KEY_FILE, create_key, key_path
+
+    path = directory / KEY_FILE if directory is not None else key_path(s)
+    if force or not path.exists():
+        create_key(path, force=force)
+    return path
+
+
+def _watermark_key() -> bytes:
+    from safety.watermark import load_or_create_key
+
+    return load_or_create_key(_settings())
+
+
+@watermark_app.command("embed")
+def watermark_embed(
+    src: InPath,
+    dst: Annotated[Path, typer.Argument(help="Watermarked output video (H.264 MP4).", show_default=False)],
+    payload: Annotated[str, typer.Option(help="64-bit payload as 16 hex digits (the asset id).")],
+    crf: Annotated[int, typer.Option(help="x264 CRF of the output.")] = 18,
+    as_json: JsonOpt = False,
+) -> None:
+    """Embed PAYLOAD into SRC under the watermark key and write DST; fails closed (exit 4)."""
+    from safety.media import read_video, write_video
+    from safety.watermark import embed
+
+    try:
+        data = bytes.fromhex(payload)
+    except ValueError:
+        raise BadInputError(f"--payload is not hex: {payload!r}") from None
+    if len(data) != 8:
+        raise BadInputError(f"--payload must be 8 bytes (16 hex digits), got {len(data)} bytes")
+    video = read_video(src)
+    marked = embed(video, data, _watermark_key())
+    out = write_video(marked, dst, crf=crf)
+    result = {"output": str(out), "payload": data.hex(), "frames": marked.num_frames,
+              "width": marked.width, "height": marked.height}
+    emit(result, as_json, f"watermarked {out} with payload {data.hex()}")
+
+
+@watermark_app.command("extract")
+def watermark_extract(src: InPath, as_json: JsonOpt = False) -> None:
+    """Read the watermark of SRC under the watermark key (absent is a result, not an error)."""
+    from safety.media import read_video
+    from safety.watermark import extract
+
+    result = extract(read_video(src), _watermark_key())
+    human = (f"watermark found: payload {result.payload.hex()} (p ≤ {result.p_value:.1e}, "
+             f"{result.bit_errors} bits corrected)" if result.found and result.payload is not None
+             else "no watermark found under this key")
+    emit(result, as_json, human)
 
 
 def _read_assertions(path: Path | None) -> tuple[dict[str, Any], ...]:

@@ -1,0 +1,79 @@
+"""The 32-byte watermark secret: where it lives, how it is created, how patterns derive from it.
+
+The key file holds 32 raw random bytes, mode 0600, in the key folder (or `SEALFRAME_WATERMARK_KEY`).
+Every pattern, chip, permutation and scrambling mask of the watermark is drawn from a generator
+seeded by HMAC-SHA256(key, label): without the key nothing can be read, and nothing can be forged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+from pathlib import Path
+
+import numpy as np
+
+from safety.errors import KeyMaterialError
+from safety.settings import Settings
+
+KEY_BYTES = 32
+KEY_FILE = "watermark.key"
+
+
+def check_key(key: bytes) -> bytes:
+    if not isinstance(key, bytes | bytearray) or len(key) != KEY_BYTES:
+        size = len(key) if isinstance(key, bytes | bytearray) else type(key).__name__
+        raise KeyMaterialError(f"watermark key must be {KEY_BYTES} bytes, got {size}")
+    return bytes(key)
+
+
+def key_path(settings: Settings) -> Path:
+    return settings.watermark_key or settings.keys_dir / KEY_FILE
+
+
+def load_key(path: Path) -> bytes:
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise KeyMaterialError(f"watermark key {path} does not exist (run `sealframe keys init`)") from None
+    except OSError as exc:
+        raise KeyMaterialError(f"cannot read watermark key {path}: {exc.strerror}") from None
+    if len(data) != KEY_BYTES:
+        raise KeyMaterialError(f"watermark key {path} must hold {KEY_BYTES} bytes, holds {len(data)}")
+    return data
+
+
+def create_key(path: Path, force: bool = False) -> bytes:
+    """Write 32 fresh random bytes to `path` (mode 0600, never world-readable even for an instant)."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if force else os.O_EXCL)
+    key = os.urandom(KEY_BYTES)
+    try:
+        fd = os.open(path, flags, 0o600)
+    except FileExistsError:
+        raise KeyMaterialError(f"watermark key {path} already exists") from None
+    except OSError as exc:
+        raise KeyMaterialError(f"cannot create watermark key {path}: {exc.strerror}") from None
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(key)
+    os.chmod(path, 0o600)
+    return key
+
+
+def load_or_create_key(settings: Settings) -> bytes:
+    """The configured key; created (0600) on first use when it is the default path and absent."""
+    path = key_path(settings)
+    if not path.exists() and settings.watermark_key is None:
+        try:
+            return create_key(path)
+        except KeyMaterialError:
+            if not path.exists():  # lost a race with another process: read what it wrote
+                raise
+    return load_key(path)
+
+
+def keyed_rng(key: bytes, label: str) -> np.random.Generator:
+    """A generator whose stream is a pseudo-random function of (key, label)."""
+    digest = hmac.new(check_key(key), b"sealframe/watermark/v1/" + label.encode(), hashlib.sha256).digest()
+    return np.random.default_rng(int.from_bytes(digest, "big"))

@@ -1,0 +1,278 @@
+"""Watermark: round trip, keys, the false-positive gate, one small case per attack family, the CLI."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import stat
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from safety.errors import KeyMaterialError, WatermarkError
+from safety.media import Video, read_video, write_video
+from safety.settings import get_settings
+from safety.watermark import (
+    KEY_BYTES,
+    WatermarkResult,
+    codec,
+    embed,
+    extract,
+    key_path,
+    load_or_create_key,
+)
+from safety.watermark import attacks as A
+
+KEY = bytes(range(32))
+OTHER_KEY = bytes(range(1, 33))
+PAYLOAD = bytes.fromhex("5ea1f4a3e0000042")
+
+
+def textured_clip(frames: int = 24, width: int = 320, height: int = 256, seed: int = 0, pan: float = 1.0) -> Video:
+    """A photo-like clip: smooth blobs plus fine texture, panning slowly (like a handheld camera)."""
+    rng = np.random.default_rng(seed)
+    big_h, big_w = height + 64, width + 64
+    low = rng.normal(128, 40, (big_h // 16 + 2, big_w // 16 + 2, 3)).astype(np.float32)
+    import cv2
+
+    base = cv2.resize(low, (big_w, big_h), interpolation=cv2.INTER_CUBIC)
+    base += cv2.GaussianBlur(rng.normal(0, 18, (big_h, big_w, 3)).astype(np.float32), (0, 0), 1.2)
+    out = np.empty((frames, height, width, 3), np.uint8)
+    for t in range(frames):
+        x = round(pan * t) % 64
+        out[t] = np.clip(base[x // 2 : x // 2 + height, x : x + width], 0, 255)
+    return Video(out, 24.0)
+
+
+@pytest.fixture(scope="module")
+def marked() -> tuple[Video, Video]:
+    clip = textured_clip()
+    return clip, embed(clip, PAYLOAD, KEY)
+
+
+def psnr(a: Video, b: Video) -> float:
+    mse = float(np.mean((a.frames.astype(np.float64) - b.frames) ** 2))
+    return 10 * np.log10(255.0**2 / mse)
+
+
+# ------------------------------------------------------------------------------------- codec
+
+
+def test_bch_corrects_t_errors_and_rejects_beyond() -> None:
+    word = codec.encode(PAYLOAD)
+    assert word.shape == (codec.code_bits(),) == (248,)
+    rng = np.random.default_rng(1)
+    noisy = word.copy()
+    noisy[rng.choice(248, codec.BCH_T, replace=False)] ^= 1
+    decoded = codec.decode(noisy)
+    assert decoded is not None and decoded.payload == PAYLOAD and decoded.errors == codec.BCH_T
+
+
+def test_false_positive_bound_is_monotone_and_below_threshold_at_t() -> None:
+    m = 1_300_000
+    bounds = [codec.false_positive_bound(d, m) for d in range(codec.BCH_T + 1)]
+    assert all(a < b for a, b in itertools.pairwise(bounds))
+    assert bounds[-1] < 1e-6
+    # Sanity of the formula against a tiny direct count: n=248, k=64, d=0 → 2^(64-248).
+    assert codec.false_positive_bound(0) == pytest.approx(2.0 ** (64 - 248))
+
+
+# ------------------------------------------------------------------------------------- embed/extract
+
+
+def test_round_trip_is_invisible_and_exact(marked: tuple[Video, Video]) -> None:
+    clip, wm = marked
+    assert wm.frames.shape == clip.frames.shape
+    assert psnr(clip, wm) >= 42.0
+    result = extract(wm, KEY)
+    assert result.found and result.payload == PAYLOAD
+    assert result.p_value < 1e-6 and result.confidence > 0.5
+    assert result.frames == clip.num_frames
+
+
+def test_same_pattern_every_frame_no_flicker(marked: tuple[Video, Video]) -> None:
+    still = Video(np.repeat(textured_clip(frames=1).frames, 6, axis=0), 24.0)
+    wm = embed(still, PAYLOAD, KEY)
+    delta = wm.frames.astype(np.int16) - still.frames
+    assert np.array_equal(delta[0], delta[5]), "a still scene must get the identical mark in every frame"
+
+
+def test_wrong_key_finds_nothing(marked: tuple[Video, Video]) -> None:
+    result = extract(marked[1], OTHER_KEY)
+    assert not result.found and result.payload is None
+
+
+def test_unmarked_finds_nothing(marked: tuple[Video, Video]) -> None:
+    result = extract(marked[0], KEY)
+    assert not result.found and result.payload is None and result.p_value >= 1e-6
+
+
+def test_bad_key_and_payload_raise() -> None:
+    clip = textured_clip(frames=2)
+    with pytest.raises(KeyMaterialError):
+        embed(clip, PAYLOAD, b"short")
+    with pytest.raises(WatermarkError):
+        embed(clip, b"\x00" * 7, KEY)
+
+
+@pytest.mark.parametrize(
+    "frames",
+    [
+        np.zeros((6, 256, 256, 3), np.uint8),  # black: the mark would clip away
+        np.full((6, 256, 256, 3), 255, np.uint8),  # white
+        np.full((6, 256, 256, 3), 128, np.uint8),  # perfectly flat
+    ],
+    ids=["black", "white", "flat"],
+)
+def test_fails_closed_on_flat_or_saturated(frames: np.ndarray) -> None:
+    with pytest.raises(WatermarkError, match="too flat"):
+        embed(Video(frames, 24.0), PAYLOAD, KEY)
+
+
+def test_fails_closed_on_tiny_frames() -> None:
+    with pytest.raises(WatermarkError, match="too small"):
+        embed(textured_clip(frames=4, width=96, height=64), PAYLOAD, KEY)
+
+
+# ------------------------------------------------------------------------------------- attacks
+
+
+ATTACKS = {
+    "h264 crf28": A.h264(28),
+    "scale 0.5": A.rescale(0.5),
+    "crop 10% corner": A.crop(0.10, "corner"),
+    "brightness +25%": A.brightness(1.25),
+    "noise σ=5": A.noise(5.0),
+    "fps 30→15": A.drop_frames(2),
+    "trim": A.trim(0.5),
+    "hflip": A.hflip(),
+}
+
+
+@pytest.fixture(scope="module")
+def marked_720() -> Video:
+    clip = textured_clip(frames=16, width=1280, height=720, seed=3)
+    return embed(clip, PAYLOAD, KEY)
+
+
+@pytest.mark.parametrize("name", list(ATTACKS))
+def test_survives_attack(name: str, marked_720: Video) -> None:
+    result = extract(ATTACKS[name](marked_720), KEY)
+    assert result.found, f"{name}: {result}"
+    assert result.payload == PAYLOAD
+
+
+@pytest.mark.slow
+def test_survives_combination(marked_720: Video) -> None:
+    combo = A.compose(A.h264(28), A.rescale(0.5), A.brightness(1.15))
+    result = extract(combo(marked_720), KEY)
+    assert result.found and result.payload == PAYLOAD
+
+
+def test_attacks_change_what_they_claim(marked_720: Video) -> None:
+    v = marked_720
+    assert A.drop_frames(2)(v).fps == v.fps / 2
+    assert A.trim(0.5)(v).num_frames == round(0.5 * v.fps)
+    assert A.crop(0.25, "centre")(v).frames.shape == v.frames.shape
+    assert np.array_equal(A.hflip()(v).frames[:, :, 0], v.frames[:, :, -1])
+
+
+# ------------------------------------------------------------------------------------- keys
+
+
+def test_load_or_create_key_writes_0600_once() -> None:
+    s = get_settings()
+    key = load_or_create_key(s)
+    path = key_path(s)
+    assert len(key) == KEY_BYTES and path.read_bytes() == key
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert load_or_create_key(s) == key
+
+
+def test_configured_key_must_exist(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SEALFRAME_WATERMARK_KEY", str(tmp_path / "missing.key"))
+    get_settings.cache_clear()
+    with pytest.raises(KeyMaterialError):
+        load_or_create_key(get_settings())
+
+
+def test_result_serialises_payload_as_hex() -> None:
+    r = WatermarkResult(found=True, payload=PAYLOAD, confidence=1.0, p_value=1e-30)
+    assert r.model_dump(mode="json")["payload"] == PAYLOAD.hex()
+
+
+# ------------------------------------------------------------------------------------- CLI
+
+
+runner = CliRunner()
+
+
+def _cli(*args: str) -> tuple[int, str, str]:
+    import contextlib
+    import io
+
+    from safety.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    code = 0
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            main(list(args))
+        except SystemExit as exc:
+            code = int(exc.code or 0)
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture(scope="module")
+def clip_mp4(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_video(textured_clip(frames=12), tmp_path_factory.mktemp("wm") / "in.mp4", crf=16)
+
+
+def test_cli_embed_then_extract(clip_mp4: Path, tmp_path: Path) -> None:
+    out = tmp_path / "marked.mp4"
+    code, _, err = _cli("watermark", "embed", str(clip_mp4), str(out), "--payload", PAYLOAD.hex(), "--json")
+    assert code == 0, err
+    code, stdout, err = _cli("watermark", "extract", str(out), "--json")
+    assert code == 0, err
+    data = json.loads(stdout)
+    assert data["found"] is True and data["payload"] == PAYLOAD.hex()
+    assert read_video(out).num_frames == 12
+
+
+def test_cli_extract_unmarked_is_not_an_error(clip_mp4: Path) -> None:
+    code, stdout, _ = _cli("watermark", "extract", str(clip_mp4), "--json")
+    assert code == 0 and json.loads(stdout)["found"] is False
+
+
+@pytest.mark.parametrize(
+    ("payload", "why"), [("zz" * 8, "not hex"), ("abcd", "must be 8 bytes"), ("00" * 9, "must be 8 bytes")]
+)
+def test_cli_bad_payload_exits_4(clip_mp4: Path, tmp_path: Path, payload: str, why: str) -> None:
+    code, _, err = _cli("watermark", "embed", str(clip_mp4), str(tmp_path / "o.mp4"), "--payload", payload)
+    assert code == 4 and why in err and "Traceback" not in err
+
+
+def test_cli_corrupt_file_exits_4(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(b"\x00\x00\x00\x18ftypmp42" + os.urandom(2000))
+    code, _, err = _cli("watermark", "extract", str(bad))
+    assert code == 4 and err.startswith("error:")
+    code, _, err = _cli("watermark", "embed", str(bad), str(tmp_path / "o.mp4"), "--payload", PAYLOAD.hex())
+    assert code == 4
+
+
+def test_cli_too_flat_exits_4(tmp_path: Path) -> None:
+    flat = write_video(Video(np.full((4, 256, 256, 3), 128, np.uint8), 24.0), tmp_path / "flat.mp4")
+    code, _, err = _cli("watermark", "embed", str(flat), str(tmp_path / "o.mp4"), "--payload", PAYLOAD.hex())
+    assert code == 4 and "too flat" in err
+
+
+def test_keys_init_creates_watermark_key(tmp_path: Path) -> None:
+    code, stdout, err = _cli("keys", "init", "--dir", str(tmp_path / "k"), "--json")
+    assert code == 0, err
+    path = Path(json.loads(stdout)["watermark_key"])
+    assert path.read_bytes() and len(path.read_bytes()) == KEY_BYTES
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
