@@ -276,6 +276,16 @@ def serve_cmd(
     uvicorn.run(create_app(_settings()), host=host, port=port, log_level="info", access_log=not as_json)
 
 
+@app.command("detect")
+def detect_cmd(src: InPath, as_json: JsonOpt = False) -> None:
+    """Score SRC with the synthetic-video detector: calibrated P(synthetic) and its threshold."""
+    from detector.runtime import detect
+
+    score = detect(src)
+    verdict = "likely synthetic" if score.flagged else "no synthetic signal"
+    emit(score, as_json, f"detector: {score.score:.3f} (threshold {score.threshold:.3f}) → {verdict} [{score.model}]")
+
+
 @app.command("demo")
 def demo_cmd(
     out: Annotated[
