@@ -68,12 +68,41 @@ class Category(_Frozen):
     examples: tuple[str, ...] = ()
 
 
+class OutputChecks(_Frozen):
+    """Frame safety on generated video, decided per clip (not per frame) before anything is sealed."""
+
+    sample_frames: int = Field(default=8, gt=0, le=64, description="Frames scored per clip, evenly spaced.")
+    nsfw_threshold: float = Field(default=0.8, ge=0.0, le=1.0)
+    min_flagged_frames: int = Field(
+        default=2, gt=0, description="A clip is quarantined when this many sampled frames reach the threshold."
+    )
+
+
+class Disclosure(_Frozen):
+    """The visible "AI-generated" label, drawn before the invisible watermark is embedded."""
+
+    mode: Literal["off", "corner", "moving"] = "corner"
+    text: str = Field(default="AI-generated", min_length=1, max_length=40)
+
+
+class VerificationRules(_Frozen):
+    """How verification turns signals into a verdict."""
+
+    detector_threshold: float | None = Field(
+        default=None, ge=0.0, le=1.0, description="Overrides the detector card's calibrated threshold."
+    )
+    max_frames: int = Field(default=96, gt=0, description="Frames read from an upload for watermark and detector.")
+
+
 class PolicyPack(_Frozen):
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
     version: str = Field(pattern=r"^[A-Za-z0-9_.+-]+$")
     description: str = ""
     limits: Limits
     categories: tuple[Category, ...] = ()
+    output_checks: OutputChecks = OutputChecks()
+    disclosure: Disclosure = Disclosure()
+    verification: VerificationRules = VerificationRules()
 
     @model_validator(mode="after")
     def _unique_ids(self) -> PolicyPack:

@@ -213,6 +213,16 @@ def format_provenance(report: Any) -> str:
     return "\n".join(lines)
 
 
+@app.command("detect")
+def detect_cmd(src: InPath, as_json: JsonOpt = False) -> None:
+    """Score SRC with the synthetic-video detector: calibrated P(synthetic) and its threshold."""
+    from detector.runtime import detect
+
+    score = detect(src)
+    verdict = "likely synthetic" if score.flagged else "no synthetic signal"
+    emit(score, as_json, f"detector: {score.score:.3f} (threshold {score.threshold:.3f}) → {verdict} [{score.model}]")
+
+
 @apikey_app.command("create")
 def apikey_create(
     role: Annotated[str, typer.Option(help="client, moderator, auditor or admin.")],
@@ -262,6 +272,83 @@ def audit_export(
     emit({"output": str(output), "format": fmt}, as_json, f"wrote {output}")
 
 
+def _parse_size(size: str | None) -> tuple[int | None, int | None]:
+    if size is None:
+        return None, None
+    w, _, h = size.lower().partition("x")
+    try:
+        return int(w), int(h or w)
+    except ValueError:
+        raise BadInputError(f"--size must look like 64 or 64x64, not {size!r}") from None
+
+
+@audit_app.command("backtest")
+def audit_backtest(
+    policy: Annotated[Path, typer.Argument(help="The policy pack to replay stored prompts under.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Replay every stored prompt under POLICY and report what would change, per category."""
+    from safety.audit.backtest import backtest_file
+    from safety.store import open_store
+
+    report = backtest_file(open_store(_settings().db_url), str(policy))
+    emit(report, as_json, report.summary())
+
+
+@app.command("generate")
+def generate_cmd(
+    prompt: Annotated[str, typer.Argument(help="What to generate.", show_default=False)],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Where to write the sealed MP4.")],
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    frames: Annotated[int | None, typer.Option(help="Number of frames.")] = None,
+    size: Annotated[str | None, typer.Option(help="WIDTHxHEIGHT of the generator's output, e.g. 64x64.")] = None,
+    steps: Annotated[int | None, typer.Option(help="Sampling steps.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """The whole safe pipeline: moderate, generate, check, watermark, sign. Exit 3 blocked, 5 held."""
+    import shutil
+
+    from generator.base import GenerationRequest
+    from safety.api.state import AppState
+    from safety.errors import HeldForReview
+
+    if not output.parent.is_dir():
+        raise BadInputError(f"{output}: output folder {output.parent} does not exist")
+    width, height = _parse_size(size)
+    given: dict[str, Any] = {"frames": frames, "width": width, "height": height, "steps": steps}
+    request = GenerationRequest(prompt=prompt, seed=seed, **{k: v for k, v in given.items() if v is not None})
+    state = AppState(_settings())
+    pipeline = state.pipeline
+    try:
+        job = pipeline.submit(request)
+    except SealFrameError as exc:
+        if as_json and hasattr(exc, "decision"):
+            emit({"status": "blocked" if exc.exit_code == 3 else "held", "job": getattr(exc, "job_id", None),
+                  "decision": exc.decision}, True)
+        raise
+    if not as_json:
+        typer.echo(f"allowed ({job.decision_id}); generating…", err=True)
+    asset = pipeline.run_job(job.id)
+    if asset is None:
+        raise HeldForReview("output quarantined by the frame safety check; held for review", job_id=job.id)
+    tmp = output.with_name(f".{output.name}.part")
+    shutil.copyfile(state.artifacts.local_path(asset.video_key), tmp)
+    tmp.replace(output)
+    result = {"status": "succeeded", "job": job.id, "asset": asset.id, "manifest_id": asset.manifest_id,
+              "output": str(output), "model": asset.model_id, "policy": asset.policy}
+    emit(result, as_json, f"sealed {output}: asset {asset.id}, manifest {asset.manifest_id}")
+
+
+@app.command("verify")
+def verify_cmd(src: InPath, as_json: JsonOpt = False) -> None:
+    """Verification report: C2PA credentials, watermark, manifest look-up, detector, verdict."""
+    from safety.api.state import AppState
+
+    report = AppState(_settings()).verifier.verify(src)
+    lines = [f"verdict: {report.summary}"] + [f"  - {r}" for r in report.reasons]
+    emit(report, as_json, "\n".join(lines))
+
+
 @app.command("serve")
 def serve_cmd(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
@@ -274,16 +361,6 @@ def serve_cmd(
     from safety.api import create_app
 
     uvicorn.run(create_app(_settings()), host=host, port=port, log_level="info", access_log=not as_json)
-
-
-@app.command("detect")
-def detect_cmd(src: InPath, as_json: JsonOpt = False) -> None:
-    """Score SRC with the synthetic-video detector: calibrated P(synthetic) and its threshold."""
-    from detector.runtime import detect
-
-    score = detect(src)
-    verdict = "likely synthetic" if score.flagged else "no synthetic signal"
-    emit(score, as_json, f"detector: {score.score:.3f} (threshold {score.threshold:.3f}) → {verdict} [{score.model}]")
 
 
 @app.command("demo")

@@ -69,15 +69,24 @@ class ModelError(SealFrameError):
     http_status = 500
 
 
-class BlockedByPolicy(SealFrameError):
+class _DecisionOutcome(SealFrameError):
+    """A moderation outcome that stops the request; carries the decision and the job it created."""
+
+    def __init__(self, message: str, decision: dict[str, object] | None = None, job_id: str | None = None) -> None:
+        super().__init__(message)
+        self.decision = decision or {}
+        self.job_id = job_id
+
+
+class BlockedByPolicy(_DecisionOutcome):
     """The moderation decision blocked the request (exit 3, HTTP 403)."""
 
     exit_code = 3
     http_status = 403
 
 
-class HeldForReview(SealFrameError):
-    """The request was held in the review queue (exit 5)."""
+class HeldForReview(_DecisionOutcome):
+    """The request was held in the review queue (exit 5, HTTP 202 with status "held")."""
 
     exit_code = 5
     http_status = 202

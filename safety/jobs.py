@@ -20,7 +20,7 @@ from safety.store import Job, Store
 MAX_ATTEMPTS = 2
 TERMINAL = frozenset({"succeeded", "failed", "rejected", "cancelled"})
 
-JobHandler = Callable[[str], None]
+JobHandler = Callable[[str], object]
 """Runs one job to a terminal state given its id; raising marks it failed with the message."""
 
 

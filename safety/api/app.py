@@ -10,7 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 import safety
-from safety.api.routes import audit, c2pa, verifications
+from safety.api.routes import audit, c2pa, generations, moderations, review, verifications
 from safety.api.state import AppState
 from safety.api.uploads import BodyLimitMiddleware
 from safety.errors import SealFrameError
@@ -24,11 +24,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        for start in state.extras.get("on_start", []):
-            start()
+        state.start()
         yield
-        for stop in state.extras.get("on_stop", []):
-            stop()
+        state.stop()
 
     app = FastAPI(
         title="SealFrame",
@@ -54,6 +52,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def healthz() -> dict[str, str]:
         return {"status": "ok", "version": safety.__version__}
 
-    for module in (verifications, c2pa, audit):
+    for module in (moderations, generations, review, verifications, c2pa, audit):
         app.include_router(module.router)
     return app

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel
 
 from safety.api.state import AppState
 from safety.store import ApiKey
@@ -55,3 +56,17 @@ def require(*roles: str) -> Callable[[ApiKey], ApiKey]:
 
 ModeratorDep = Annotated[ApiKey, Depends(require("moderator"))]
 AuditorDep = Annotated[ApiKey, Depends(require("auditor"))]
+
+
+class ErrorOut(BaseModel):
+    detail: Any
+
+
+def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for the error statuses a route can answer (all as {"detail": ...})."""
+    text = {400: "invalid query", 401: "missing, unknown or revoked API key", 403: "role not allowed",
+            404: "not found", 409: "conflict with the current state", 413: "upload over the size limit",
+            415: "not a supported media type", 422: "invalid input", 429: "rate limit exceeded",
+            503: "a backing service is unavailable"}
+    return {c: {"model": ErrorOut, "description": text[c]} for c in codes}
+

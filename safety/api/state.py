@@ -11,7 +11,9 @@ from typing import Any
 from safety.artifacts import ArtifactStore, LocalArtifactStore
 from safety.audit import AuditKey, AuditLog
 from safety.errors import SealFrameError
+from safety.jobs import InProcessRunner, JobRunner
 from safety.media import default_limits
+from safety.pipeline import SafeGenerationPipeline
 from safety.provenance import SigningCredentials, credentials_from_settings, trust_anchors_from_settings
 from safety.settings import Settings
 from safety.store import Store, open_store
@@ -46,7 +48,6 @@ class AppState:
     artifacts: ArtifactStore = field(init=False)
     audit: AuditLog = field(init=False)
     limiter: RateLimiter = field(default_factory=RateLimiter)
-    extras: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         # Signing credentials first: on the embedded default this creates the dev CA, whose root
@@ -60,6 +61,23 @@ class AppState:
     @property
     def max_upload_bytes(self) -> int:
         return default_limits().max_bytes
+
+    @cached_property
+    def pipeline(self) -> SafeGenerationPipeline:
+        return build_pipeline(self.settings, self.store, self.artifacts, self.audit, self.credentials)
+
+    @cached_property
+    def runner(self) -> JobRunner:
+        return InProcessRunner(self.store, self.pipeline.run_job, workers=1)
+
+    def start(self) -> None:
+        """Pick up jobs a previous process left queued or running (nothing is lost on a restart)."""
+        self.runner.recover()
+
+    def stop(self) -> None:
+        if "runner" in self.__dict__:
+            self.runner.shutdown(wait=True)
+        self.audit.checkpoint_now()  # a deleted tail is then detectable
 
     @cached_property
     def verifier(self) -> Verifier:
@@ -79,3 +97,26 @@ def load_detector() -> Any:
         return default_detector().score_video
     except (SealFrameError, OSError, ValueError):
         return None
+
+
+def build_pipeline(settings: Settings, store: Store, artifacts: ArtifactStore, audit: AuditLog,
+                   credentials: SigningCredentials) -> SafeGenerationPipeline:
+    """The pipeline on the configured policy, moderator, generator and keys (the generator loads lazily)."""
+    from functools import lru_cache
+
+    from generator.registry import load_generator
+    from policies import load_policy
+    from safety.moderation import Moderator
+    from safety.output_checks import FrameSafetyChecker
+    from safety.watermark import load_or_create_key
+
+    policy = load_policy(settings.policy)
+    workdir = settings.home / "work"
+    workdir.mkdir(parents=True, exist_ok=True)
+    return SafeGenerationPipeline(
+        store=store, artifacts=artifacts, audit=audit, policy=policy, credentials=credentials,
+        watermark_key=load_or_create_key(settings), trust_anchors=trust_anchors_from_settings(settings),
+        moderator=Moderator.from_settings(settings), generator=lru_cache(maxsize=1)(load_generator),
+        checker=FrameSafetyChecker(policy.pack.output_checks), tsa_url=settings.tsa_url,
+        workdir=workdir,
+    )

@@ -9,10 +9,10 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
-from safety.api.deps import AuditorDep, StateDep
+from safety.api.deps import AuditorDep, StateDep, errors
 from safety.audit import ChainReport
 
-router = APIRouter(prefix="/v1/audit", tags=["audit"])
+router = APIRouter(prefix="/v1/audit", tags=["audit"], responses=errors(401, 403, 422, 429))
 
 
 class AuditEventOut(BaseModel):

@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
-from safety.api.deps import KeyDep, StateDep
+from safety.api.deps import KeyDep, StateDep, errors
 from safety.api.state import AppState
 from safety.api.uploads import save_stream
 from safety.errors import MediaError, SealFrameError
@@ -24,7 +24,8 @@ from safety.provenance import WATERMARK_ALG
 from safety.store import Asset
 from safety.verify import VERIFY_FRAMES
 
-router = APIRouter(prefix="/c2pa/v1", tags=["C2PA soft binding resolution"])
+router = APIRouter(prefix="/c2pa/v1", tags=["C2PA soft binding resolution"],
+                   responses=errors(400, 401, 404, 413, 415, 422, 429))
 
 
 class SoftBindingQuery(BaseModel):

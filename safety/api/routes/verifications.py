@@ -9,11 +9,11 @@ from typing import Annotated
 from fastapi import APIRouter, File, UploadFile
 from starlette.concurrency import run_in_threadpool
 
-from safety.api.deps import KeyDep, StateDep
+from safety.api.deps import KeyDep, StateDep, errors
 from safety.api.uploads import CHUNK, save_stream
 from safety.verify import VerificationReport
 
-router = APIRouter(prefix="/v1", tags=["verification"])
+router = APIRouter(prefix="/v1", tags=["verification"], responses=errors(401, 413, 422, 429))
 VIDEO_SUFFIXES = {".mp4", ".mov", ".m4v", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".ts"}
 
 

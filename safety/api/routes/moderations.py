@@ -1,0 +1,33 @@
+"""POST /v1/moderations: a prompt → ModerationDecision (recorded and audited)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+
+from safety.api.deps import KeyDep, StateDep, errors
+
+router = APIRouter(prefix="/v1", tags=["moderation"], responses=errors(401, 422, 429))
+
+
+class ModerationIn(BaseModel):
+    prompt: str = Field(max_length=1_000_000)
+
+
+class ModerationOut(BaseModel):
+    id: str
+    action: str
+    categories: dict[str, float]
+    reasons: list[str]
+    policy: str
+    normalized: str
+
+
+@router.post("/moderations", response_model=ModerationOut)
+async def create_moderation(body: ModerationIn, state: StateDep, key: KeyDep) -> Any:
+    d = await run_in_threadpool(state.pipeline.record_decision, body.prompt, key.id)
+    return ModerationOut(id=d.id, action=d.action, categories=d.categories, reasons=d.reasons, policy=d.policy,
+                         normalized=d.normalized)
