@@ -1,0 +1,43 @@
+"""Text conditioning from the frozen MiniLM encoder: token states, their mask and the pooled vector."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from generator.text_encoder import encode_tokens
+
+
+@dataclass
+class TextCondition:
+    states: torch.Tensor  # (B, L, 384)
+    mask: torch.Tensor  # (B, L), 1 = real token
+    pooled: torch.Tensor  # (B, 384), mean of the real tokens
+
+    def to(self, device: torch.device | str, dtype: torch.dtype | None = None) -> TextCondition:
+        return TextCondition(self.states.to(device, dtype), self.mask.to(device), self.pooled.to(device, dtype))
+
+    @staticmethod
+    def concat(a: TextCondition, b: TextCondition) -> TextCondition:
+        """Stack two conditions on the batch axis, padding the shorter token list."""
+        la, lb = a.states.shape[1], b.states.shape[1]
+        n = max(la, lb)
+
+        def pad(c: TextCondition, length: int) -> tuple[torch.Tensor, torch.Tensor]:
+            extra = n - length
+            s = torch.nn.functional.pad(c.states, (0, 0, 0, extra))
+            m = torch.nn.functional.pad(c.mask, (0, extra))
+            return s, m
+
+        sa, ma = pad(a, la)
+        sb, mb = pad(b, lb)
+        return TextCondition(torch.cat([sa, sb]), torch.cat([ma, mb]), torch.cat([a.pooled, b.pooled]))
+
+
+def encode_text(prompts: list[str]) -> TextCondition:
+    """Encode prompts with the frozen MiniLM (offline); the empty prompt is the unconditional input."""
+    states, mask = encode_tokens(prompts)
+    m = mask.unsqueeze(-1).to(states.dtype)
+    pooled = (states * m).sum(1) / m.sum(1).clamp(min=1.0)
+    return TextCondition(states.float(), mask.long(), pooled.float())

@@ -1,0 +1,294 @@
+"""STDiT: a spacetime-patch diffusion transformer (the network only; objective and sampler live apart).
+
+A clip (B, 3, T, H, W) is cut into t×h×w patches, each a token. Blocks alternate *factorised*
+attention: spatial self-attention among the tokens of one frame-group, then temporal self-attention
+among the tokens at one spatial position (as Latte / Open-Sora's STDiT do). For N = T'·S tokens
+that costs T'·S² + S·T'² instead of (T'·S)² for full spacetime attention: at the default 8×64 tokens
+that is ~8× less attention work, and it keeps growing slower when frames or resolution grow. It
+also splits the job the way the data does (what a frame looks like vs. how it moves).
+
+Positions are rotary: 2-D RoPE (height, width) in spatial attention and 1-D RoPE (time) in temporal
+attention, so together a factorised 3-D RoPE; there is no learned table tied to one clip size.
+Text conditions the model twice: cross-attention on the frozen MiniLM token states, and the pooled
+sentence embedding added to the timestep embedding that drives adaLN-Zero modulation (as SD3 /
+PixArt-style pooled conditioning does). Classifier-free guidance uses the empty prompt as the
+unconditional input (captions are dropped in training).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+@dataclass
+class STDiTConfig:
+    """Architecture (and the clip geometry it was trained for; the model itself accepts other sizes)."""
+
+    frames: int = 16
+    height: int = 64
+    width: int = 64
+    channels: int = 3
+    patch_t: int = 2
+    patch_h: int = 8
+    patch_w: int = 8
+    hidden: int = 192
+    depth: int = 6
+    heads: int = 6
+    mlp_ratio: float = 4.0
+    text_dim: int = 384
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    return x * (1 + scale.unsqueeze(1)) + shift.unsqueeze(1)
+
+
+# ---------------------------------------------------------------------------------------------
+# Rotary position embedding
+
+
+def rope_angles(positions: torch.Tensor, dim: int, theta: float = 100.0) -> torch.Tensor:
+    """Angles (N, dim/2) for integer `positions` (N,). A small theta suits the short axes here (≤ 64)."""
+    freqs = theta ** (-torch.arange(0, dim, 2, dtype=torch.float32) / dim)
+    return positions.float()[:, None] * freqs[None, :]
+
+
+def rope_2d(h: int, w: int, head_dim: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """cos/sin (h·w, head_dim/2): half the rotary pairs encode the row, half the column."""
+    rows = torch.arange(h).repeat_interleave(w)
+    cols = torch.arange(w).repeat(h)
+    ang = torch.cat([rope_angles(rows, head_dim // 2), rope_angles(cols, head_dim // 2)], dim=1)
+    return ang.cos(), ang.sin()
+
+
+def rope_1d(n: int, head_dim: int) -> tuple[torch.Tensor, torch.Tensor]:
+    ang = rope_angles(torch.arange(n), head_dim)
+    return ang.cos(), ang.sin()
+
+
+def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """Rotate pairs (x[2i], x[2i+1]) of x (..., N, head_dim) by the angles for each position."""
+    x1, x2 = x[..., 0::2], x[..., 1::2]
+    cos, sin = cos.to(x.dtype), sin.to(x.dtype)
+    return torch.stack([x1 * cos - x2 * sin, x1 * sin + x2 * cos], dim=-1).flatten(-2)
+
+
+# ---------------------------------------------------------------------------------------------
+# Layers
+
+
+class SelfAttention(nn.Module):
+    """Multi-head self-attention over the second axis, with rotary positions."""
+
+    def __init__(self, dim: int, heads: int) -> None:
+        super().__init__()
+        self.heads = heads
+        self.qkv = nn.Linear(dim, 3 * dim)
+        self.proj = nn.Linear(dim, dim)
+
+    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+        b, n, d = x.shape
+        q, k, v = self.qkv(x).view(b, n, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
+        q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
+        out = F.scaled_dot_product_attention(q, k, v)
+        return self.proj(out.transpose(1, 2).reshape(b, n, d))
+
+
+class CrossAttention(nn.Module):
+    """Video tokens attend to the (already projected) text tokens; padding is masked out."""
+
+    def __init__(self, dim: int, heads: int) -> None:
+        super().__init__()
+        self.heads = heads
+        self.q = nn.Linear(dim, dim)
+        self.kv = nn.Linear(dim, 2 * dim)
+        self.proj = nn.Linear(dim, dim)
+
+    def forward(self, x: torch.Tensor, text: torch.Tensor, text_mask: torch.Tensor) -> torch.Tensor:
+        b, n, d = x.shape
+        hd = d // self.heads
+        q = self.q(x).view(b, n, self.heads, hd).transpose(1, 2)
+        k, v = self.kv(text).view(b, text.shape[1], 2, self.heads, hd).permute(2, 0, 3, 1, 4)
+        bias = torch.zeros(text_mask.shape, dtype=q.dtype, device=q.device)
+        bias = bias.masked_fill(~text_mask.bool(), float("-inf"))[:, None, None, :]
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias)
+        return self.proj(out.transpose(1, 2).reshape(b, n, d))
+
+
+class MLP(nn.Module):
+    def __init__(self, dim: int, hidden: int) -> None:
+        super().__init__()
+        self.fc1 = nn.Linear(dim, hidden)
+        self.fc2 = nn.Linear(hidden, dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc2(F.gelu(self.fc1(x), approximate="tanh"))
+
+
+class TimestepEmbedder(nn.Module):
+    """Flow time t ∈ [0, 1] → vector, through sinusoidal features and an MLP (as DiT)."""
+
+    def __init__(self, dim: int, freq_dim: int = 256) -> None:
+        super().__init__()
+        self.freq_dim = freq_dim
+        self.mlp = nn.Sequential(nn.Linear(freq_dim, dim), nn.SiLU(), nn.Linear(dim, dim))
+
+    def forward(self, t: torch.Tensor) -> torch.Tensor:
+        half = self.freq_dim // 2
+        freqs = torch.exp(-math.log(10000.0) * torch.arange(half, device=t.device, dtype=torch.float32) / half)
+        args = (t.float() * 1000.0)[:, None] * freqs[None]
+        return self.mlp(torch.cat([args.cos(), args.sin()], dim=-1).to(self.mlp[0].weight.dtype))
+
+
+class STDiTBlock(nn.Module):
+    """Spatial attention → temporal attention → text cross-attention → MLP, adaLN-Zero gated."""
+
+    def __init__(self, dim: int, heads: int, mlp_ratio: float) -> None:
+        super().__init__()
+        self.norm_s = nn.LayerNorm(dim, elementwise_affine=False, eps=1e-6)
+        self.attn_s = SelfAttention(dim, heads)
+        self.norm_t = nn.LayerNorm(dim, elementwise_affine=False, eps=1e-6)
+        self.attn_t = SelfAttention(dim, heads)
+        self.norm_x = nn.LayerNorm(dim, eps=1e-6)
+        self.cross = CrossAttention(dim, heads)
+        self.norm_m = nn.LayerNorm(dim, elementwise_affine=False, eps=1e-6)
+        self.mlp = MLP(dim, int(dim * mlp_ratio))
+        self.adaLN = nn.Sequential(nn.SiLU(), nn.Linear(dim, 9 * dim))
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        c: torch.Tensor,
+        grid: tuple[int, int],
+        rope_s: tuple[torch.Tensor, torch.Tensor],
+        rope_t: tuple[torch.Tensor, torch.Tensor],
+        text: torch.Tensor,
+        text_mask: torch.Tensor,
+    ) -> torch.Tensor:
+        b, n, d = x.shape
+        tt, ss = grid
+        sh_s, sc_s, g_s, sh_t, sc_t, g_t, sh_m, sc_m, g_m = self.adaLN(c).chunk(9, dim=-1)
+        # Spatial: each frame-group is a sequence of S tokens.
+        h = modulate(self.norm_s(x), sh_s, sc_s).reshape(b * tt, ss, d)
+        x = x + g_s.unsqueeze(1) * self.attn_s(h, *rope_s).reshape(b, n, d)
+        # Temporal: each spatial position is a sequence of T' tokens.
+        h = modulate(self.norm_t(x), sh_t, sc_t).reshape(b, tt, ss, d).transpose(1, 2).reshape(b * ss, tt, d)
+        h = self.attn_t(h, *rope_t).reshape(b, ss, tt, d).transpose(1, 2).reshape(b, n, d)
+        x = x + g_t.unsqueeze(1) * h
+        x = x + self.cross(self.norm_x(x), text, text_mask)
+        return x + g_m.unsqueeze(1) * self.mlp(modulate(self.norm_m(x), sh_m, sc_m))
+
+
+class FinalLayer(nn.Module):
+    """adaLN modulation, then a linear map from each token back to its t×h×w×C patch."""
+
+    def __init__(self, dim: int, patch_dim: int) -> None:
+        super().__init__()
+        self.norm = nn.LayerNorm(dim, elementwise_affine=False, eps=1e-6)
+        self.linear = nn.Linear(dim, patch_dim)
+        self.adaLN = nn.Sequential(nn.SiLU(), nn.Linear(dim, 2 * dim))
+
+    def forward(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        shift, scale = self.adaLN(c).chunk(2, dim=-1)
+        return self.linear(modulate(self.norm(x), shift, scale))
+
+
+# ---------------------------------------------------------------------------------------------
+# The network
+
+
+class STDiT(nn.Module):
+    """Predicts the flow velocity v(x_t, t, text) for a clip x_t of shape (B, C, T, H, W)."""
+
+    def __init__(self, config: STDiTConfig) -> None:
+        super().__init__()
+        self.config = cfg = config
+        d = cfg.hidden
+        self.patch_dim = cfg.channels * cfg.patch_t * cfg.patch_h * cfg.patch_w
+        self.x_embed = nn.Linear(self.patch_dim, d)
+        self.t_embed = TimestepEmbedder(d)
+        self.text_proj = nn.Sequential(nn.Linear(cfg.text_dim, d), nn.GELU(approximate="tanh"), nn.Linear(d, d))
+        self.pooled_proj = nn.Sequential(nn.Linear(cfg.text_dim, d), nn.SiLU(), nn.Linear(d, d))
+        self.blocks = nn.ModuleList([STDiTBlock(d, cfg.heads, cfg.mlp_ratio) for _ in range(cfg.depth)])
+        self.final = FinalLayer(d, self.patch_dim)
+        self.initialize_weights()
+
+    def initialize_weights(self) -> None:
+        """All init in one place: Xavier linears, then zero the adaLN and output maps (adaLN-Zero)."""
+
+        def _basic(m: nn.Module) -> None:
+            if isinstance(m, nn.Linear):
+                nn.init.xavier_uniform_(m.weight)
+                nn.init.zeros_(m.bias)
+
+        self.apply(_basic)
+        nn.init.normal_(self.t_embed.mlp[0].weight, std=0.02)
+        nn.init.normal_(self.t_embed.mlp[2].weight, std=0.02)
+        for block in self.blocks:
+            nn.init.zeros_(block.adaLN[-1].weight)
+            nn.init.zeros_(block.adaLN[-1].bias)
+            # Cross-attention has no gate, so its output projection starts at zero instead.
+            nn.init.zeros_(block.cross.proj.weight)
+        nn.init.zeros_(self.final.adaLN[-1].weight)
+        nn.init.zeros_(self.final.adaLN[-1].bias)
+        nn.init.zeros_(self.final.linear.weight)
+        nn.init.zeros_(self.final.linear.bias)
+
+    def patchify(self, x: torch.Tensor) -> tuple[torch.Tensor, tuple[int, int, int]]:
+        """(B, C, T, H, W) → tokens (B, T'·H'·W', patch_dim) ordered time-major, and the grid."""
+        cfg = self.config
+        b, c, t, h, w = x.shape
+        pt, ph, pw = cfg.patch_t, cfg.patch_h, cfg.patch_w
+        if t % pt or h % ph or w % pw:
+            raise ValueError(f"clip {t}×{h}×{w} is not divisible by the patch {pt}×{ph}×{pw}")
+        gt, gh, gw = t // pt, h // ph, w // pw
+        x = x.reshape(b, c, gt, pt, gh, ph, gw, pw).permute(0, 2, 4, 6, 3, 5, 7, 1)
+        return x.reshape(b, gt * gh * gw, self.patch_dim), (gt, gh, gw)
+
+    def unpatchify(self, tokens: torch.Tensor, grid: tuple[int, int, int]) -> torch.Tensor:
+        cfg = self.config
+        gt, gh, gw = grid
+        b = tokens.shape[0]
+        x = tokens.reshape(b, gt, gh, gw, cfg.patch_t, cfg.patch_h, cfg.patch_w, cfg.channels)
+        x = x.permute(0, 7, 1, 4, 2, 5, 3, 6)
+        return x.reshape(b, cfg.channels, gt * cfg.patch_t, gh * cfg.patch_h, gw * cfg.patch_w)
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        t: torch.Tensor,
+        text: torch.Tensor,
+        text_mask: torch.Tensor,
+        pooled: torch.Tensor,
+    ) -> torch.Tensor:
+        cfg = self.config
+        tokens, grid = self.patchify(x)
+        gt, gh, gw = grid
+        head_dim = cfg.hidden // cfg.heads
+        rope_s = tuple(r.to(x.device) for r in rope_2d(gh, gw, head_dim))
+        rope_t = tuple(r.to(x.device) for r in rope_1d(gt, head_dim))
+        h = self.x_embed(tokens)
+        c = self.t_embed(t) + self.pooled_proj(pooled)
+        txt = self.text_proj(text)
+        for block in self.blocks:
+            h = block(h, c, (gt, gh * gw), rope_s, rope_t, txt, text_mask)  # type: ignore[arg-type]
+        return self.unpatchify(self.final(h, c), grid)
+
+
+# Named architectures (as DiT_models): the name is what configs, checkpoints and cards refer to.
+STDIT_CONFIGS: dict[str, STDiTConfig] = {
+    "STDiT-T/2x8": STDiTConfig(hidden=64, depth=2, heads=2),
+    "STDiT-S/2x8": STDiTConfig(hidden=192, depth=4, heads=6),
+    "STDiT-B/2x8": STDiTConfig(hidden=384, depth=12, heads=6),
+}
+
+
+def count_params(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())

@@ -1,0 +1,82 @@
+"""STDiTGenerator: the built-in model behind the `VideoGenerator` protocol.
+
+prompt → frozen MiniLM → guided rectified-flow sampling of a pixel-space clip → uint8 `Video`.
+The negative prompt (empty by default) is the unconditional side of classifier-free guidance.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from generator.base import GenerationRequest, ModelCard
+from generator.stdit.conditioning import TextCondition, encode_text
+from generator.stdit.model import STDiT
+from generator.stdit.sampler import SamplerConfig, guided, sample
+from policies import RequestLimits
+from safety.errors import BadInputError
+from safety.media import Video
+
+FPS = 8.0
+
+
+def initial_noise(seed: int, shape: tuple[int, ...]) -> torch.Tensor:
+    """The starting noise of one clip: a function of the seed alone (CPU generator, any device)."""
+    return torch.randn(shape, generator=torch.Generator().manual_seed(int(seed)))
+
+
+@torch.no_grad()
+def generate_clips(model: STDiT, prompts: list[str], seeds: list[int], frames: int, height: int, width: int,
+                   steps: int = 20, guidance: float = 4.0, negative_prompts: list[str] | None = None,
+                   shift: float = 1.0, method: str = "euler") -> np.ndarray:
+    """Sample a batch: uint8 array (B, T, H, W, 3). Each clip depends only on its prompt and seed."""
+    dev = next(model.parameters()).device
+    cfg = model.config
+    if frames % cfg.patch_t or height % cfg.patch_h or width % cfg.patch_w:
+        raise BadInputError(f"frames must be a multiple of {cfg.patch_t} and height/width multiples of "
+                            f"{cfg.patch_h}/{cfg.patch_w} for this model, got {frames}×{height}×{width}")
+    negatives = negative_prompts or [""] * len(prompts)
+    cond = TextCondition.concat(encode_text(prompts), encode_text(negatives)).to(dev)
+    noise = torch.stack([initial_noise(s, (cfg.channels, frames, height, width)) for s in seeds]).to(dev)
+    n = len(prompts)
+
+    def both(x: torch.Tensor, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        v = model(torch.cat([x, x]), torch.cat([t, t]), cond.states, cond.mask, cond.pooled).float()
+        return v[:n], v[n:]
+
+    if guidance == 1.0:
+        def velocity(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+            return model(x, t, cond.states[:n], cond.mask[:n], cond.pooled[:n]).float()
+    else:
+        velocity = guided(both, guidance)
+    x = sample(velocity, noise, SamplerConfig(steps=steps, method=method, shift=shift))
+    pixels = ((x.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+    return pixels.permute(0, 2, 3, 4, 1).cpu().numpy()
+
+
+@dataclass
+class STDiTGenerator:
+    """The built-in generator. Build it with `generator.registry.load_generator()`."""
+
+    model: STDiT
+    model_card: ModelCard
+    shift: float = 1.0
+    limits: RequestLimits | None = None  # None: the default policy pack's request limits
+
+    @property
+    def card(self) -> ModelCard:
+        return self.model_card
+
+    def generate(self, request: GenerationRequest) -> Video:
+        request.validate(self.limits)
+        clip = generate_clips(self.model, [request.prompt], [request.seed], request.frames, request.height,
+                              request.width, request.steps, request.guidance, [request.negative_prompt],
+                              shift=self.shift)[0]
+        return Video(clip, FPS)
+
+    @staticmethod
+    def weights_dir() -> Path:
+        return Path(__file__).resolve().parent.parent / "weights"

@@ -1,0 +1,163 @@
+"""Train STDiT on the procedural video world with the rectified-flow objective.
+
+    python -m generator.stdit.train --config stdit-s-64 [--out runs/stdit-s-64] [--max-minutes 90]
+
+Reads top to bottom: config → model, EMA and optimiser → (resume) → loop of (render a batch,
+encode its captions, flow loss, step, EMA) → periodic safetensors checkpoints and a JSONL loss log.
+Batches are a pure function of (config seed, step), so a resumed run sees exactly the batches the
+interrupted one would have. CPU by default (bf16 autocast where the CPU has it); CUDA + bf16 when
+present.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import queue
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from generator.stdit.checkpoint import export_weights, load_training_state, save_training_state
+from generator.stdit.conditioning import TextCondition, encode_text
+from generator.stdit.configs import TrainConfig, load_train_config
+from generator.stdit.data import make_batch
+from generator.stdit.flow import flow_loss
+from generator.stdit.model import STDIT_CONFIGS, STDiT, count_params
+
+
+def build_model(cfg: TrainConfig) -> STDiT:
+    arch = copy.deepcopy(STDIT_CONFIGS[cfg.model])
+    arch.frames, arch.height, arch.width = cfg.frames, cfg.size, cfg.size
+    return STDiT(arch)
+
+
+def batch_for_step(cfg: TrainConfig, step: int) -> tuple[torch.Tensor, TextCondition]:
+    """The training batch of `step`: clips, and captions (some dropped to "" for guidance)."""
+    seeds = [cfg.seed * 1_000_000_007 + step * cfg.batch_size + i for i in range(cfg.batch_size)]
+    x, captions = make_batch(seeds, "train", cfg.frames, cfg.size)
+    rng = np.random.default_rng([cfg.seed, step, 7])
+    captions = ["" if rng.random() < cfg.caption_dropout else c for c in captions]
+    return torch.from_numpy(x), encode_text(captions)
+
+
+class Prefetcher:
+    """Renders and encodes the next batches on a thread while the current step runs."""
+
+    def __init__(self, cfg: TrainConfig, start: int, depth: int = 2) -> None:
+        self.q: queue.Queue[tuple[torch.Tensor, TextCondition]] = queue.Queue(maxsize=depth)
+        self.cfg, self.next_step = cfg, start
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while True:
+            self.q.put(batch_for_step(self.cfg, self.next_step))
+            self.next_step += 1
+
+    def get(self) -> tuple[torch.Tensor, TextCondition]:
+        return self.q.get()
+
+
+@torch.no_grad()
+def update_ema(ema: STDiT, model: STDiT, decay: float) -> None:
+    for pe, pm in zip(ema.parameters(), model.parameters(), strict=True):
+        pe.lerp_(pm, 1.0 - decay)
+
+
+def lr_at(cfg: TrainConfig, step: int) -> float:
+    return cfg.lr * min(1.0, (step + 1) / max(1, cfg.warmup_steps))
+
+
+def train(cfg: TrainConfig, out: Path, device: str | None = None, quiet: bool = False) -> dict[str, Any]:
+    dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    torch.manual_seed(cfg.seed)
+    model = build_model(cfg).to(dev)
+    ema = copy.deepcopy(model).eval().requires_grad_(False)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.99))
+    out.mkdir(parents=True, exist_ok=True)
+    ckpt, log_path = out / "last.safetensors", out / "log.jsonl"
+    step, wall = 0, 0.0
+    if ckpt.exists():
+        meta = load_training_state(ckpt, model, ema, opt)
+        step, wall = int(meta["step"]), float(meta["wall_seconds"])
+        if not quiet:
+            print(f"resumed from {ckpt} at step {step} ({wall / 60:.1f} min trained)")
+    (out / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
+    if not quiet:
+        print(f"{cfg.model}: {count_params(model) / 1e6:.2f}M params on {dev}, amp={cfg.amp}, "
+              f"threads={torch.get_num_threads()}")
+
+    def meta() -> dict[str, Any]:
+        return {"step": step, "wall_seconds": wall, "train_config": cfg.to_dict(),
+                "model_config": model.config.to_dict()}
+
+    amp_dtype = torch.bfloat16 if cfg.amp else None
+    prefetch = Prefetcher(cfg, step)
+    t_start, t_ckpt = time.time(), time.time()
+    wall0 = wall
+    losses: list[float] = []
+    bar = tqdm(total=cfg.max_steps, initial=step, disable=quiet, mininterval=20, dynamic_ncols=True)
+    model.train()
+    with open(log_path, "a") as log:
+        while step < cfg.max_steps:
+            if cfg.max_minutes and (time.time() - t_start) / 60 >= cfg.max_minutes:
+                break
+            x, cond = prefetch.get()
+            x, cond = x.to(dev), cond.to(dev)
+            for group in opt.param_groups:
+                group["lr"] = lr_at(cfg, step)
+            noise_gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
+            with torch.autocast(dev.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
+                loss = flow_loss(lambda xt, t, c=cond: model(xt, t, c.states, c.mask, c.pooled), x, noise_gen)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            opt.step()
+            update_ema(ema, model, min(cfg.ema_decay, (1 + step) / (10 + step)))
+            step += 1
+            wall = wall0 + time.time() - t_start
+            losses.append(float(loss.detach()))
+            bar.update(1)
+            if step % cfg.log_every == 0:
+                rec = {"step": step, "loss": float(np.mean(losses[-cfg.log_every:])), "grad_norm": float(gnorm),
+                       "lr": lr_at(cfg, step - 1), "wall_seconds": round(wall, 1)}
+                log.write(json.dumps(rec) + "\n")
+                log.flush()
+                bar.set_postfix(loss=f"{rec['loss']:.4f}")
+            if cfg.checkpoint_minutes and (time.time() - t_ckpt) / 60 >= cfg.checkpoint_minutes:
+                save_training_state(ckpt, model, ema, opt, meta())
+                export_weights(out / "ema.safetensors", ema, meta())
+                t_ckpt = time.time()
+    bar.close()
+    save_training_state(ckpt, model, ema, opt, meta())
+    export_weights(out / "ema.safetensors", ema, meta())
+    return {"step": step, "wall_seconds": wall, "final_loss": float(np.mean(losses[-50:])) if losses else None}
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--config", default="stdit-s-64", help="a named recipe (configs.TRAIN_CONFIGS) or a JSON/YAML file")
+    ap.add_argument("--out", type=Path, default=None, help="run folder (default runs/<config name>)")
+    ap.add_argument("--max-steps", type=int, default=None)
+    ap.add_argument("--max-minutes", type=float, default=None)
+    ap.add_argument("--batch-size", type=int, default=None)
+    ap.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
+    ap.add_argument("--threads", type=int, default=None, help="CPU threads (1 is faster on an oversubscribed CPU)")
+    args = ap.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    cfg = load_train_config(args.config, max_steps=args.max_steps, max_minutes=args.max_minutes,
+                            batch_size=args.batch_size)
+    result = train(cfg, args.out or Path("runs") / cfg.name, args.device)
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

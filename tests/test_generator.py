@@ -1,0 +1,309 @@
+"""The built-in generator: network, objective, sampler, data world, checker, weights and requests.
+
+Every model here is tiny and random, built in the test; nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from generator.base import GenerationRequest, ModelCard, VideoGenerator
+from generator.stdit import checker, data
+from generator.stdit.checkpoint import (
+    WeightsHashMismatch,
+    export_weights,
+    load_training_state,
+    load_weights,
+    save_training_state,
+    sha256_file,
+)
+from generator.stdit.flow import flow_loss, interpolate
+from generator.stdit.model import STDiT, STDiTConfig
+from generator.stdit.pipeline import STDiTGenerator, generate_clips
+from generator.stdit.sampler import SamplerConfig, sample, timesteps
+from policies import RequestLimits
+from safety.errors import BadInputError, ModelError
+
+LIMITS = RequestLimits(max_prompt_chars=2000, max_frames=64, max_width=512, max_height=512, max_steps=100)
+
+
+def tiny_model(seed: int = 0, perturb: bool = True) -> STDiT:
+    """A 2-block model on 4×32×32 clips; `perturb` moves the zero-initialised maps off zero."""
+    torch.manual_seed(seed)
+    model = STDiT(STDiTConfig(frames=4, height=32, width=32, hidden=32, depth=2, heads=2))
+    if perturb:
+        with torch.no_grad():
+            for name, p in model.named_parameters():
+                if "adaLN" in name or "final.linear" in name or "cross.proj" in name:
+                    p.normal_(0, 0.02)
+    return model.eval()
+
+
+def random_text(b: int, length: int = 5) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(1)
+    return torch.randn(b, length, 384, generator=g), torch.ones(b, length, dtype=torch.long), torch.randn(b, 384)
+
+
+# ------------------------------------------------------------------------------------------ network
+
+
+def test_patchify_round_trip_and_output_shape() -> None:
+    model = tiny_model()
+    x = torch.randn(2, 3, 4, 32, 32)
+    tokens, grid = model.patchify(x)
+    assert tokens.shape == (2, 2 * 4 * 4, 3 * 2 * 8 * 8) and grid == (2, 4, 4)
+    assert torch.equal(model.unpatchify(tokens, grid), x)
+    states, mask, pooled = random_text(2)
+    out = model(x, torch.rand(2), states, mask, pooled)
+    assert out.shape == x.shape
+    # Other clip sizes run too (rotary positions, no fixed table): 8 frames at 48×40.
+    x2 = torch.randn(1, 3, 8, 48, 40)
+    assert model(x2, torch.rand(1), states[:1], mask[:1], pooled[:1]).shape == x2.shape
+    with pytest.raises(ValueError, match="not divisible"):
+        model(torch.randn(1, 3, 3, 32, 32), torch.rand(1), states[:1], mask[:1], pooled[:1])
+
+
+def test_adaln_zero_init_predicts_zero_velocity() -> None:
+    model = tiny_model(perturb=False)
+    states, mask, pooled = random_text(1)
+    out = model(torch.randn(1, 3, 4, 32, 32), torch.rand(1), states, mask, pooled)
+    assert torch.count_nonzero(out) == 0
+
+
+def test_text_changes_the_prediction_and_padding_is_ignored() -> None:
+    model = tiny_model()
+    x, t = torch.randn(1, 3, 4, 32, 32), torch.tensor([0.5])
+    states, mask, pooled = random_text(2)
+    a = model(x, t, states[:1], mask[:1], pooled[:1])
+    b = model(x, t, states[1:], mask[1:], pooled[1:])
+    assert not torch.allclose(a, b)
+    padded = torch.cat([states[:1], torch.randn(1, 3, 384)], 1)
+    pmask = torch.cat([mask[:1], torch.zeros(1, 3, dtype=torch.long)], 1)
+    assert torch.allclose(a, model(x, t, padded, pmask, pooled[:1]), atol=1e-5)
+
+
+def test_training_steps_reduce_the_loss_on_a_fixed_batch() -> None:
+    torch.manual_seed(0)
+    model = STDiT(STDiTConfig(frames=4, height=32, width=32, hidden=32, depth=2, heads=2)).train()
+    x0 = torch.from_numpy(data.make_batch([1, 2], frames=4, size=32)[0])
+    states, mask, pooled = random_text(2)
+    opt = torch.optim.AdamW(model.parameters(), lr=2e-3)
+
+    def loss() -> torch.Tensor:
+        return flow_loss(lambda xt, t: model(xt, t, states, mask, pooled), x0, torch.Generator().manual_seed(0))
+
+    with torch.no_grad():
+        before = float(loss())
+    for _ in range(25):
+        opt.zero_grad()
+        loss().backward()
+        opt.step()
+    with torch.no_grad():
+        after = float(loss())
+    assert after < 0.7 * before, (before, after)
+
+
+# ------------------------------------------------------------------------------- objective, sampler
+
+
+def test_euler_sampler_transports_noise_to_a_point_mass_exactly() -> None:
+    # For data that is one point x0, the true velocity at (x, t) is (x - x0) / t: Euler is exact.
+    x0 = torch.randn(2, 3, 4, 8, 8)
+
+    def velocity(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        return (x - x0) / t.view(-1, 1, 1, 1, 1)
+
+    noise = torch.randn_like(x0)
+    for cfg in (SamplerConfig(steps=3), SamplerConfig(steps=4, method="heun", shift=3.0)):
+        assert torch.allclose(sample(velocity, noise, cfg), x0, atol=1e-4)
+    xt = interpolate(x0, noise, torch.tensor([0.25, 0.75]))
+    assert torch.allclose(xt[0], 0.75 * x0[0] + 0.25 * noise[0])
+    ts = timesteps(10, shift=3.0)
+    assert ts[0] == 1.0 and ts[-1] == 0.0 and bool((ts[1:] < ts[:-1]).all())
+
+
+def test_sampling_is_deterministic_by_seed() -> None:
+    model = tiny_model()
+    a = generate_clips(model, ["a red circle moves left"], [7], 4, 32, 32, steps=3)
+    b = generate_clips(model, ["a red circle moves left"], [7], 4, 32, 32, steps=3)
+    c = generate_clips(model, ["a red circle moves left"], [8], 4, 32, 32, steps=3)
+    assert a.shape == (1, 4, 32, 32, 3) and a.dtype == np.uint8
+    assert np.array_equal(a, b) and not np.array_equal(a, c)
+    # A clip depends on its own seed only, not on what else is in the batch.
+    batch = generate_clips(model, ["a blue square", "a red circle moves left"], [1, 7], 4, 32, 32, steps=3)
+    assert np.abs(batch[1].astype(int) - a[0].astype(int)).max() <= 1
+
+
+# --------------------------------------------------------------------------------------- weights
+
+
+def test_exported_weights_round_trip_and_hash_check(tmp_path: Path) -> None:
+    model = tiny_model()
+    path = tmp_path / "w.safetensors"
+    sha = export_weights(path, model, {"step": 3}, dtype=torch.float32)
+    assert sha == sha256_file(path) and len(sha) == 64
+    loaded, meta = load_weights(path, sha)
+    assert meta["step"] == 3 and meta["model_config"]["hidden"] == 32
+    for (n, p), (_, q) in zip(model.state_dict().items(), loaded.state_dict().items(), strict=True):
+        assert torch.equal(p, q), n
+    with pytest.raises(WeightsHashMismatch, match="does not match"):
+        load_weights(path, "0" * 64)
+    # Through the registry, the card beside the file names the hash; a wrong one is refused.
+    from generator.registry import card_path, load_builtin, load_stdit
+
+    card_path(path).write_text(f"id: tiny\nversion: '1'\nsha256: {'f' * 64}\ntraining_data: none\n")
+    with pytest.raises(ModelError, match="does not match"):
+        load_stdit(path)
+    card_path(path).write_text(f"id: tiny\nversion: '1'\nsha256: {sha}\ntraining_data: none\n")
+    gen = load_builtin(path)
+    assert isinstance(gen, VideoGenerator) and gen.card == ModelCard("tiny", "1", sha, "none")
+
+
+def test_training_state_round_trip_restores_optimiser(tmp_path: Path) -> None:
+    model, ema = tiny_model(), tiny_model(1)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    states, mask, pooled = random_text(1)
+    flow_loss(lambda xt, t: model(xt, t, states, mask, pooled), torch.randn(1, 3, 4, 32, 32)).backward()
+    opt.step()
+    save_training_state(tmp_path / "s.safetensors", model, ema, opt, {"step": 1, "wall_seconds": 2.0})
+    m2, e2 = tiny_model(5), tiny_model(6)
+    o2 = torch.optim.AdamW(m2.parameters(), lr=1e-3)
+    meta = load_training_state(tmp_path / "s.safetensors", m2, e2, o2)
+    assert meta == {"step": 1, "wall_seconds": 2.0}
+    assert all(torch.equal(a, b) for a, b in zip(model.parameters(), m2.parameters(), strict=True))
+    assert all(torch.equal(a, b) for a, b in zip(ema.parameters(), e2.parameters(), strict=True))
+    p, p2 = next(iter(model.parameters())), next(iter(m2.parameters()))
+    assert torch.equal(opt.state[p]["exp_avg_sq"], o2.state[p2]["exp_avg_sq"])
+
+
+@pytest.mark.slow
+def test_resumed_training_matches_an_uninterrupted_run(tmp_path: Path) -> None:
+    from generator.stdit.configs import TRAIN_CONFIGS
+    from generator.stdit.train import train
+
+    cfg = replace(TRAIN_CONFIGS["tiny"], amp=False, max_steps=4)
+    train(cfg, tmp_path / "straight", quiet=True)
+    train(replace(cfg, max_steps=2), tmp_path / "resumed", quiet=True)
+    train(cfg, tmp_path / "resumed", quiet=True)
+    a, _ = load_weights(tmp_path / "straight" / "ema.safetensors", None)
+    b, _ = load_weights(tmp_path / "resumed" / "ema.safetensors", None)
+    for (n, p), (_, q) in zip(a.state_dict().items(), b.state_dict().items(), strict=True):
+        assert torch.allclose(p, q, atol=1e-3), n
+    log = (tmp_path / "resumed" / "log.jsonl").read_text().splitlines()
+    assert len(log) == 4 and '"step": 4' in log[-1]
+
+
+# -------------------------------------------------------------------------------------- requests
+
+
+@pytest.mark.parametrize(
+    ("request_", "message"),
+    [
+        (GenerationRequest(""), "prompt is empty"),
+        (GenerationRequest("   "), "prompt is empty"),
+        (GenerationRequest("a red circle", frames=0), "frames must be between 1 and 64"),
+        (GenerationRequest("a red circle", height=10000, width=10000), "height must be between 1 and 512"),
+        (GenerationRequest("a red circle", steps=10000), "steps must be between 1 and 100"),
+        (GenerationRequest("x" * 2001), "2001 characters"),
+        (GenerationRequest("a red circle", guidance=-1.0), "guidance"),
+        (GenerationRequest("a red circle", seed=-5), "seed"),
+    ],
+)
+def test_bad_requests_get_a_clear_error(request_: GenerationRequest, message: str) -> None:
+    with pytest.raises(BadInputError, match=message):
+        request_.validate(LIMITS)
+
+
+def test_requests_are_checked_against_the_policy_pack() -> None:
+    assert GenerationRequest("a red circle moves left").validate() is not None  # the default pack
+    tight = RequestLimits(max_prompt_chars=5, max_frames=8, max_width=32, max_height=32, max_steps=4)
+    with pytest.raises(BadInputError, match="limit is 5"):
+        GenerationRequest("a red circle").validate(tight)
+
+
+def test_generator_produces_a_video_and_rejects_sizes_off_the_patch_grid() -> None:
+    card = ModelCard("tiny", "0", "0" * 64, "none")
+    gen = STDiTGenerator(tiny_model(), card, limits=LIMITS)
+    video = gen.generate(GenerationRequest("a green star rises", seed=2, frames=4, height=32, width=32, steps=2))
+    assert video.frames.shape == (4, 32, 32, 3) and video.fps > 0
+    with pytest.raises(BadInputError, match="multiple"):
+        gen.generate(GenerationRequest("a green star rises", frames=5, height=32, width=32, steps=2))
+    with pytest.raises(BadInputError, match="steps"):
+        gen.generate(GenerationRequest("a green star rises", steps=10000))
+
+
+def test_unknown_generator_spec_is_refused() -> None:
+    from generator.registry import load_generator
+
+    with pytest.raises(ModelError, match="unknown generator"):
+        load_generator("sora:/nowhere")
+    with pytest.raises(ModelError, match="needs a local weights folder"):
+        load_generator("wan")
+    with pytest.raises(ModelError, match="not found"):
+        load_generator("stdit:/nowhere/w.safetensors")
+
+
+# ------------------------------------------------------------------------------------ data world
+
+
+def test_data_world_is_deterministic_by_seed() -> None:
+    a, spec_a = data.make_clip(11, frames=8, size=32)
+    b, spec_b = data.make_clip(11, frames=8, size=32)
+    c, _ = data.make_clip(12, frames=8, size=32)
+    assert np.array_equal(a, b) and spec_a == spec_b and not np.array_equal(a, c)
+    assert a.shape == (8, 32, 32, 3) and a.dtype == np.uint8
+
+
+def test_captions_name_what_the_clip_shows_and_held_out_triples_stay_out_of_training() -> None:
+    seen_two = False
+    for seed in range(300):
+        spec = data.sample_spec(seed, "train")
+        seen_two |= len(spec.objects) == 2
+        for obj in spec.objects:
+            assert f"{obj.colour} {obj.shape}" in spec.caption
+            assert any(p in spec.caption for p in data._MOTION_PHRASES[obj.motion])
+            assert not data.is_held_out(obj.colour, obj.shape, obj.motion)
+        if spec.mentions_background:
+            assert spec.background in spec.caption
+        held = data.sample_spec(seed, "heldout")
+        assert len(held.objects) == 1 and data.is_held_out(held.main.colour, held.main.shape, held.main.motion)
+    assert seen_two
+
+
+# --------------------------------------------------------------------------------------- checker
+
+
+def test_checker_reads_rendered_clips_correctly() -> None:
+    for seed in range(24):
+        frames, spec = data.make_clip(seed, "heldout")
+        reading = checker.read_clip(frames)
+        assert (reading.colour, reading.shape, reading.motion) == (spec.main.colour, spec.main.shape, spec.main.motion)
+
+
+def test_checker_on_hand_drawn_clips_where_the_answer_is_known() -> None:
+    frames = np.full((16, 64, 64, 3), 240, np.uint8)
+    for t in range(16):  # a blue 16-px square sliding from x=40 to x=10
+        x = 40 - 2 * t
+        frames[t, 24:40, x:x + 16] = (30, 70, 225)
+    reading = checker.read_clip(frames)
+    assert (reading.colour, reading.shape, reading.motion) == ("blue", "square", "left")
+    assert reading.displacement[0] < -0.4
+    assert checker.read_clip(frames[::-1].copy()).motion == "right"
+    blank = np.full((16, 64, 64, 3), 16, np.uint8)
+    assert checker.read_clip(blank) == checker.ClipReading(None, None, None, 0.0, (0.0, 0.0), 0.0)
+    noise = np.random.default_rng(0).integers(0, 256, (16, 64, 64, 3), dtype=np.uint8)
+    assert checker.frame_consistency(noise)["frame_diff_mae"] > 50 > checker.frame_consistency(frames)["frame_diff_mae"]
+
+
+def test_evaluate_reports_ours_next_to_the_baselines() -> None:
+    from generator.stdit.evaluate import evaluate, format_table
+
+    result = evaluate(tiny_model(), n=2, steps=1, batch=2, frames=4, size=32, quiet=True)
+    assert result["ground_truth"]["colour"] == 1.0
+    table = format_table(result)
+    assert "random clip" in table and "motion adherence" in table
