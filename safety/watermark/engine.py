@@ -36,6 +36,7 @@ from safety.watermark.keys import check_key, keyed_rng
 
 ALGORITHM = "io.sealframe.video-watermark.1"
 SAMPLES_PER_CELL = 4
+SYNC, INACTIVE = -1, -2
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,8 @@ class WatermarkConfig:
     grids: tuple[int, ...] = (128, 64)
     """Cells per side of the normalised grids, finest first (layout)."""
     data_fraction: float = 0.85
+    density: float = 1.0
+    """Share of the cells that carry anything: fewer, stronger cells survive H.264's dead zone (layout)."""
     """Share of the cells that carry code bits; the rest are sync (layout)."""
     min_cell_px: float = 3.5
     """Embedding uses the finest grid whose cells are at least this many pixels on each side."""
@@ -103,8 +106,8 @@ class WatermarkResult(BaseModel):
 @dataclass(frozen=True)
 class Layout:
     grid: int
-    chips: np.ndarray  # (grid*grid,) float32 ±1
-    bit_of_cell: np.ndarray  # (grid*grid,) int64, -1 for sync cells
+    chips: np.ndarray  # (grid*grid,) float32 ±1, 0 for inactive cells
+    bit_of_cell: np.ndarray  # (grid*grid,) int64 code bit, or SYNC / INACTIVE
     scramble: np.ndarray  # (n,) uint8
     sync_template: np.ndarray  # (fine, fine) float32: the sync cells' expected residual
 
@@ -118,20 +121,24 @@ class Layout:
 
 
 @lru_cache(maxsize=32)
-def layout(key: bytes, grid: int, data_fraction: float = DEFAULT_CONFIG.data_fraction) -> Layout:
+def layout(key: bytes, grid: int, data_fraction: float = DEFAULT_CONFIG.data_fraction,
+           density: float = DEFAULT_CONFIG.density) -> Layout:
     check_key(key)
     g2 = grid * grid
     n = codec.code_bits()
-    per_bit = int(data_fraction * g2) // n
+    active = round(density * g2)
+    per_bit = int(data_fraction * active) // n
     if per_bit < 4:
         raise WatermarkError(f"a {grid}×{grid} grid is too small for {n} code bits")
     rng = keyed_rng(key, f"layout/{grid}")
     chips = rng.choice(np.array([-1.0, 1.0], np.float32), size=g2)
     order = rng.permutation(g2)
-    bit_of_cell = np.full(g2, -1, np.int64)
+    bit_of_cell = np.full(g2, INACTIVE, np.int64)
+    bit_of_cell[order[:active]] = SYNC
     bit_of_cell[order[: n * per_bit]] = np.repeat(np.arange(n), per_bit)
+    chips[bit_of_cell == INACTIVE] = 0.0
     scramble = keyed_rng(key, f"scramble/{grid}").integers(0, 2, n).astype(np.uint8)
-    sync = np.where(bit_of_cell < 0, chips, 0.0).astype(np.float32).reshape(grid, grid)
+    sync = np.where(bit_of_cell == SYNC, chips, 0.0).astype(np.float32).reshape(grid, grid)
     fine = grid * SAMPLES_PER_CELL
     template = _highpass(cv2.resize(sync, (fine, fine), interpolation=cv2.INTER_LINEAR))
     return Layout(grid=grid, chips=chips, bit_of_cell=bit_of_cell, scramble=scramble, sync_template=template)
@@ -184,7 +191,7 @@ def embed(video: Video, payload: bytes, key: bytes, config: WatermarkConfig = DE
         raise WatermarkError(
             f"{video.width}×{video.height} is too small to carry the watermark (needs ≥ {config.min_side} px per side)"
         )
-    lay = layout(key, grid_for(video.width, video.height, config), config.data_fraction)
+    lay = layout(key, grid_for(video.width, video.height, config), config.data_fraction, config.density)
     h, w = video.height, video.width
     pattern = np.asarray(cv2.resize(_grid_pattern(lay, payload), (w, h), interpolation=cv2.INTER_LINEAR), np.float32)
     masks = [_mask(cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY), config) for frame in video.frames]
@@ -339,7 +346,7 @@ class Reading:
 def read(frames: Iterable[np.ndarray], key: bytes, config: WatermarkConfig = DEFAULT_CONFIG) -> Reading:
     """Extract with internals; `extract` is the API."""
     check_key(key)
-    layouts = [layout(key, g, config.data_fraction) for g in config.grids]
+    layouts = [layout(key, g, config.data_fraction, config.density) for g in config.grids]
     mean, count = accumulate(frames, max(lay.fine for lay in layouts))
     residuals = {lay.grid: _normalise(_highpass(_downsample(mean, lay.fine))) for lay in layouts}
     tried = hypotheses_searched(config)
