@@ -363,6 +363,26 @@ def serve_cmd(
     uvicorn.run(create_app(_settings()), host=host, port=port, log_level="info", access_log=not as_json)
 
 
+@app.command("worker")
+def worker_cmd(
+    concurrency: Annotated[int, typer.Option(min=1, help="Jobs at once (1: one process; more: prefork).")] = 1,
+    name: Annotated[str | None, typer.Option(help="Worker node name (default sealframe-<pid>@<host>).")] = None,
+) -> None:
+    """Run a Celery worker for generation jobs (SEALFRAME_JOBS=celery; see docs/deploy.md)."""
+    import logging
+
+    from safety.api.state import AppState
+    from safety.scale.runner import run_worker
+
+    s = _settings()
+    if s.jobs != "celery":
+        typer.echo("sealframe worker needs SEALFRAME_JOBS=celery and SEALFRAME_BROKER_URL", err=True)
+        raise typer.Exit(2)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    state = AppState(s)  # keys, store, artifacts, audit: the same as the API's
+    run_worker(s, lambda: state.pipeline.run_job, state.store, concurrency=concurrency, name=name)
+
+
 @app.command("demo")
 def demo_cmd(
     out: Annotated[

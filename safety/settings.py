@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -36,6 +37,21 @@ class Settings(BaseSettings):
     """SQLAlchemy URL; unset means SQLite (WAL) at home/sealframe.db."""
     audit_checkpoint_every: int = Field(default=50, gt=0)
     """Sign a checkpoint of the audit chain every N events."""
+
+    # Scale-out (docs/deploy.md): all three default to the embedded single process.
+    jobs: Literal["inprocess", "celery"] = "inprocess"
+    """Where generation jobs run: a thread pool in the API process, or Celery workers (`sealframe worker`)."""
+    broker_url: str = "redis://127.0.0.1:6379/0"
+    """Celery broker for `jobs=celery`."""
+    job_lease_s: float = Field(default=60.0, gt=0)
+    """A running job whose worker has not reported for this long is re-queued (or failed) by a sweep."""
+    artifacts: str | None = None
+    """Artifact store: a folder, or `s3://bucket[/prefix]`; unset means home/artifacts."""
+    s3_endpoint_url: str | None = None
+    """S3-compatible endpoint (SeaweedFS, MinIO, Ceph …); unset means AWS."""
+    s3_access_key: str | None = None
+    s3_secret_key: SecretStr | None = None
+    s3_region: str = "us-east-1"
 
     @property
     def keys_dir(self) -> Path:

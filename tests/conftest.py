@@ -128,7 +128,7 @@ class LiveServer:
 
     @property
     def db_url(self) -> str:
-        return f"sqlite:///{self.home / 'sealframe.db'}"
+        return self.env.get("SEALFRAME_DATABASE_URL") or f"sqlite:///{self.home / 'sealframe.db'}"
 
     def key(self, role: str, rate_limit: int = 1000) -> str:
         from safety.store import open_store

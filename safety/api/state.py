@@ -8,13 +8,14 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from safety.artifacts import ArtifactStore, LocalArtifactStore
+from safety.artifacts import ArtifactStore
 from safety.audit import AuditKey, AuditLog
 from safety.errors import SealFrameError
-from safety.jobs import InProcessRunner, JobRunner
+from safety.jobs import JobRunner
 from safety.media import default_limits
 from safety.pipeline import SafeGenerationPipeline
 from safety.provenance import SigningCredentials, credentials_from_settings, trust_anchors_from_settings
+from safety.scale import make_artifacts, make_runner
 from safety.settings import Settings
 from safety.store import Store, open_store
 from safety.verify import Verifier
@@ -54,7 +55,7 @@ class AppState:
         # must be among the trust anchors the verifier loads below.
         self.credentials = credentials_from_settings(self.settings)
         self.store = open_store(self.settings.db_url)
-        self.artifacts = LocalArtifactStore(self.settings.home / "artifacts")
+        self.artifacts = make_artifacts(self.settings)  # a folder, or an S3 bucket (safety.scale)
         self.audit = AuditLog(self.store, AuditKey.load_or_create(self.settings.keys_dir),
                               self.settings.audit_checkpoint_every)
 
@@ -68,7 +69,8 @@ class AppState:
 
     @cached_property
     def runner(self) -> JobRunner:
-        return InProcessRunner(self.store, self.pipeline.run_job, workers=1)
+        # In-process threads, or Celery workers (which build their own pipeline): by settings alone.
+        return make_runner(self.settings, self.store, lambda job_id: self.pipeline.run_job(job_id))
 
     def start(self) -> None:
         """Pick up jobs a previous process left queued or running (nothing is lost on a restart)."""
