@@ -23,6 +23,7 @@ import json
 import os
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -227,14 +228,18 @@ def _majority(rows: list[np.ndarray]) -> np.ndarray:
 class DwtPeer(Method):
     """invisible-watermark's frequency methods, one frame at a time (BGR in, as the library expects)."""
 
-    def __init__(self, method: str) -> None:
+    def __init__(self, method: str, frames: int = 0) -> None:
         from imwatermark.dwtDctSvd import EmbedDwtDctSvd
         from imwatermark.maxDct import EmbedMaxDct
 
         self.name = method
+        self.frames = frames
         self.bits = 64
         self.truth = _payload_bits(64)
         self.cls = EmbedMaxDct if method == "dwtDct" else EmbedDwtDctSvd
+
+    def prepare(self, clip: Video) -> Video:
+        return Video(np.ascontiguousarray(clip.frames[: self.frames]), clip.fps) if self.frames else clip
 
     def embed(self, clip: Video) -> Video:
         enc = self.cls(list(self.truth), wmLen=self.bits)
@@ -342,7 +347,7 @@ def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
     attacks = quick_attacks() if args.quick else A.standard_attacks()
     methods: list[Method] = [SealFrame()]
     if not args.ours_only:
-        methods += [DwtPeer("dwtDct"), DwtPeer("dwtDctSvd")]
+        methods += [DwtPeer("dwtDct", args.peer_frames), DwtPeer("dwtDctSvd", args.peer_frames)]
         if args.riva_frames > 0:
             methods.append(RivaGan(args.riva_frames))
     print(f"{len(clips)} clips ({seconds:g} s), {len(attacks)} attacks, methods: {[m.name for m in methods]}",
@@ -380,7 +385,7 @@ def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
     for m in methods:
         speeds[m.name] = {}
         for w, h, frames in ((256, 256, 24), (1280, 720, 24)):
-            n = min(frames, 2 if m.name == "rivaGan" else frames)
+            n = 2 if m.name == "rivaGan" else frames  # peers' prepare() keeps their frame subset
             speeds[m.name][f"{w}x{h}"] = speed(m, w, h, n)
     return {"clips": [c.name for c in clips], "attacks": [a.name for a in attacks],
             "methods": [m.name for m in methods], "rows": rows, "quality": quality, "speeds": speeds}
@@ -404,20 +409,20 @@ def summarise(res: dict[str, Any]) -> str:
               "embed fps 720p | extract fps 720p |", "|---|---|---|---|---|---|---|---|"]
     for m in methods:
         qs = [q for q in res["quality"] if q["method"] == m and "psnr" in q]
-        sp = res["speeds"][m]
+        sp = res["speeds"].get(m)
         ps = [q["psnr"] for q in qs]
         ss = [q["ssim"] for q in qs]
+        fps = (f"{sp['256x256']['embed_fps']:.1f} | {sp['256x256']['extract_fps']:.1f} | "
+               f"{sp['1280x720']['embed_fps']:.2f} | {sp['1280x720']['extract_fps']:.2f}") if sp else "– | – | – | –"
         lines.append(f"| {m} | {len(qs)} | {np.mean(ps):.2f} ({np.min(ps):.2f}) | "
-                     f"{np.mean(ss):.4f} ({np.min(ss):.4f}) | "
-                     f"{sp['256x256']['embed_fps']:.1f} | {sp['256x256']['extract_fps']:.1f} | "
-                     f"{sp['1280x720']['embed_fps']:.2f} | {sp['1280x720']['extract_fps']:.2f} |")
+                     f"{np.mean(ss):.4f} ({np.min(ss):.4f}) | {fps} |")
     skipped = [q for q in res["quality"] if "skipped" in q or "refused" in q]
     for q in skipped:
         lines.append(f"- {q['method']} on {q['clip']}: {q.get('skipped') or 'refused: ' + q['refused']}")
     return "\n".join(lines)
 
 
-def false_positive_clips(count: int, seed: int = 7) -> list[tuple[str, Video, bytes]]:
+def false_positive_clips(count: int, seed: int = 7) -> Iterator[tuple[str, Video, bytes]]:
     """`count` unmarked (or other-key) clips of varied content, size, length and codec history."""
     import skimage.data as sd
 
@@ -430,9 +435,8 @@ def false_positive_clips(count: int, seed: int = 7) -> list[tuple[str, Video, by
         reals = [read_video(p, max_frames=120) for p in fetch_all().values()]
     except Exception:
         reals = []
-    out: list[tuple[str, Video, bytes]] = []
     i = 0
-    while len(out) < count:
+    while i < count:
         w, h = sizes[rng.integers(len(sizes) - (0 if i % 10 == 0 else 1))]
         n = int(rng.integers(8, 25))
         kind = i % 5
@@ -467,21 +471,22 @@ def false_positive_clips(count: int, seed: int = 7) -> list[tuple[str, Video, by
         if i % 4 == 1:
             v = A.h264(int(rng.choice([23, 28, 35])))(v)
             label += "+h264"
-        out.append((f"{i:03d} {label} {w}x{h}x{n}", v, key_used))
+        yield f"s{seed}-{i:03d} {label} {w}x{h}x{n}", v, key_used
         i += 1
-    return out
 
 
-def run_false_positives(count: int) -> dict[str, Any]:
-    rows = []
+def run_false_positives(count: int, seed: int, partial: Path | None = None) -> dict[str, Any]:
+    rows: list[dict[str, Any]] = []
     found = 0
     t0 = time.perf_counter()
-    for name, video, _ in false_positive_clips(count):
+    for name, video, _ in false_positive_clips(count, seed):
         r = read(video.frames, KEY)
         found += int(r.result.found)
         rows.append({"clip": name, "found": r.result.found, "p_value": r.result.p_value,
                      "bit_errors": r.result.bit_errors, "decoded": r.result.bit_errors is not None})
-        if len(rows) % 25 == 0:
+        if partial is not None:
+            partial.write_text(json.dumps(rows, indent=0))
+        if len(rows) % 10 == 0:
             print(f"  {len(rows)} clips, {found} found", flush=True)
     decodes = sum(r["decoded"] for r in rows)
     return {"clips": len(rows), "found": found, "any_bch_decode": decodes, "seconds": time.perf_counter() - t0,
@@ -493,15 +498,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="6 clips of 1 s and 9 attacks")
     ap.add_argument("--seconds", type=float, default=2.0, help="clip length (full run)")
     ap.add_argument("--riva-frames", type=int, default=4, help="frames per clip for rivaGan (0: skip rivaGan)")
+    ap.add_argument("--peer-frames", type=int, default=0, help="frames per clip for dwtDct/dwtDctSvd (0: all)")
     ap.add_argument("--ours-only", action="store_true")
     ap.add_argument("--false-positives", type=int, default=0, metavar="N", help="run the unmarked-clip check instead")
+    ap.add_argument("--from-partial", type=Path, help="print the table of a stopped run's partial JSON")
+    ap.add_argument("--speeds-only", action="store_true", help="only the embed/extract frames/s")
+    ap.add_argument("--fp-seed", type=int, default=7, help="seed of the unmarked-clip generator")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     args = ap.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%dT%H%M%S")
     meta = {"argv": sys.argv, "loadavg_start": os.getloadavg(), "cpus": os.cpu_count(), "stamp": stamp}
     if args.false_positives:
-        res = run_false_positives(args.false_positives)
+        res = run_false_positives(args.false_positives, args.fp_seed, args.out / f"watermark-fp-partial-{stamp}.json")
         meta["loadavg_end"] = os.getloadavg()
         path = args.out / f"watermark-fp-{stamp}.json"
         path.write_text(json.dumps({**meta, **res}, indent=1))
@@ -509,6 +518,30 @@ def main(argv: list[str] | None = None) -> int:
               f"(BCH decodes at all: {res['any_bch_decode']}; smallest p-value {res['min_p_value']:.3g}); "
               f"{res['seconds']:.0f} s → {path}")
         return 0 if res["found"] == 0 else 1
+    if args.from_partial is not None:  # the table of a run that was stopped early
+        part = json.loads(args.from_partial.read_text())
+        rows = part["rows"]
+        res = {"rows": rows, "quality": part["quality"], "speeds": part.get("speeds", {}),
+               "methods": list(dict.fromkeys(r["method"] for r in rows)),
+               "attacks": list(dict.fromkeys(r["attack"] for r in rows))}
+        print(f"{len({r['clip'] for r in rows})} clips in {args.from_partial}")
+        print(summarise(res))
+        return 0
+    if args.speeds_only:
+        methods: list[Method] = [SealFrame()]
+        if not args.ours_only:
+            methods += [DwtPeer("dwtDct", args.peer_frames), DwtPeer("dwtDctSvd", args.peer_frames)]
+            methods += [RivaGan(args.riva_frames)] if args.riva_frames else []
+        sizes = ((256, 256), (1280, 720))
+        sp = {m.name: {f"{w}x{h}": speed(m, w, h, 2 if m.name == "rivaGan" else 24) for w, h in sizes}
+              for m in methods}
+        meta["loadavg_end"] = os.getloadavg()
+        path = args.out / f"watermark-speeds-{stamp}.json"
+        path.write_text(json.dumps({**meta, "speeds": sp}, indent=1))
+        for name, v in sp.items():
+            print(name, json.dumps(v))
+        print(f"load average {meta['loadavg_start']} → {meta['loadavg_end']}; JSON: {path}")
+        return 0
     args.partial = args.out / f"watermark-partial-{stamp}.json"
     res = run_benchmark(args)
     args.partial.unlink(missing_ok=True)

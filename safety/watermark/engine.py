@@ -296,34 +296,72 @@ def _sizes(fine: int, config: WatermarkConfig) -> list[int]:
     return sorted({round(fine * (1.0 - c)) for c in steps}, reverse=True)
 
 
+def _smallest(fine: int, config: WatermarkConfig) -> int:
+    return round(fine * (1.0 - config.max_crop))
+
+
 def hypotheses_searched(config: WatermarkConfig = DEFAULT_CONFIG) -> int:
-    """M of the false-positive bound: every (grid, flip, window size, x, y) the reader may try."""
+    """M of the false-positive bound: every (grid, flip, window size, x, y) the reader may try.
+
+    Counted generously: every integer window size between the largest crop and none, every offset.
+    """
     total = 0
     for g in config.grids:
         fine = g * SAMPLES_PER_CELL
-        total += 2 * sum((fine - size + 1) ** 2 for size in _sizes(fine, config))
+        total += 2 * sum((fine - size + 1) ** 2 for size in range(_smallest(fine, config), fine + 1))
     return total
 
 
+SEARCH_SIDE = 256
+"""The crop/scale search runs at this resolution at most, then refines at full resolution."""
+
+
 def _search(residual: np.ndarray, lay: Layout, config: WatermarkConfig) -> list[Hypothesis]:
-    """The best sync hypotheses over flip × scale × offset (FFT correlation with the sync cells)."""
+    """The best sync hypotheses over flip × scale × offset (FFT correlation with the sync cells).
+
+    Coarse: every window size (crop 0–30 % in `scale_step`) and offset at ≤ 256², by FFT.
+    Fine: the best few, ± one coarse sample in size and offset, by direct correlation at full size.
+    """
     fine = lay.fine
-    spectrum = np.fft.rfft2(lay.sync_template)
+    coarse = min(fine, SEARCH_SIDE)
+    f = fine // coarse
+    spectrum = np.fft.rfft2(_downsample(lay.sync_template, coarse))
     found: list[Hypothesis] = []
     for flip in (False, True):
-        img = residual[:, ::-1] if flip else residual
-        for size in _sizes(fine, config):
-            span = fine - size + 1
-            scaled = img if size == fine else cv2.resize(img, (size, size), interpolation=cv2.INTER_AREA)
-            pad = np.zeros((fine, fine), np.float32)
+        img = _downsample(residual[:, ::-1] if flip else residual, coarse)
+        for size in _sizes(coarse, config):
+            span = coarse - size + 1
+            scaled = img if size == coarse else cv2.resize(img, (size, size), interpolation=cv2.INTER_AREA)
+            pad = np.zeros((coarse, coarse), np.float32)
             pad[:size, :size] = scaled
-            corr = np.fft.irfft2(np.conj(np.fft.rfft2(pad)) * spectrum, s=(fine, fine))
+            corr = np.fft.irfft2(np.conj(np.fft.rfft2(pad)) * spectrum, s=(coarse, coarse))
             sd = float(corr.std()) or 1.0
             valid = corr[:span, :span]
             iy, ix = np.unravel_index(int(np.argmax(valid)), valid.shape)
-            found.append(Hypothesis(lay.grid, flip, size, int(ix), int(iy), float(valid[iy, ix] - corr.mean()) / sd))
+            z = float(valid[iy, ix] - corr.mean()) / sd
+            found.append(Hypothesis(lay.grid, flip, size * f, int(ix) * f, int(iy) * f, z))
     found.sort(key=lambda h: -h.z)
-    return found[: config.candidates]
+    best = found[: config.candidates]
+    return best if f == 1 else [_refine(residual, lay, h, f, config) for h in best]
+
+
+def _refine(residual: np.ndarray, lay: Layout, hyp: Hypothesis, f: int, config: WatermarkConfig) -> Hypothesis:
+    fine = lay.fine
+    img = residual[:, ::-1] if hyp.flip else residual
+    tmpl = lay.sync_template
+    best: tuple[float, Hypothesis] | None = None
+    for size in range(max(_smallest(fine, config), hyp.size - f), min(fine, hyp.size + f) + 1):
+        scaled = img if size == fine else cv2.resize(img, (size, size), interpolation=cv2.INTER_AREA)
+        x0, y0 = max(0, hyp.x - f - 1), max(0, hyp.y - f - 1)
+        x1, y1 = min(fine, hyp.x + f + 1 + size), min(fine, hyp.y + f + 1 + size)
+        if x1 - x0 < size or y1 - y0 < size:
+            continue
+        corr = cv2.matchTemplate(tmpl[y0:y1, x0:x1], np.ascontiguousarray(scaled), cv2.TM_CCORR)
+        iy, ix = np.unravel_index(int(np.argmax(corr)), corr.shape)
+        score = float(corr[iy, ix]) / (float(np.linalg.norm(scaled)) + 1e-9)
+        if best is None or score > best[0]:
+            best = (score, Hypothesis(hyp.grid, hyp.flip, size, x0 + int(ix), y0 + int(iy), hyp.z))
+    return best[1] if best is not None else hyp
 
 
 def _place(residual: np.ndarray, hyp: Hypothesis, fine: int) -> np.ndarray:
