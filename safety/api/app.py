@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 import safety
+from safety.api import dashboard
 from safety.api.routes import audit, c2pa, generations, moderations, review, verifications
 from safety.api.state import AppState
 from safety.api.uploads import BodyLimitMiddleware
@@ -54,4 +55,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     for module in (moderations, generations, review, verifications, c2pa, audit):
         app.include_router(module.router)
+    app.include_router(dashboard.router)
     return app
