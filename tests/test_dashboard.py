@@ -149,8 +149,8 @@ def sign_in(page: Page, server: LiveServer, key: str) -> None:
     expect(page.get_by_role("button", name="Sign out")).to_be_visible()
 
 
-def shot(page: Page, name: str) -> None:
-    page.screenshot(path=ARTIFACTS / f"{name}.png", full_page=True)
+def shot(page: Page, name: str, full_page: bool = True) -> None:
+    page.screenshot(path=ARTIFACTS / f"{name}.png", full_page=full_page)
 
 
 def test_moderator_approves_with_keyboard_then_rejects_by_click(seeded: Seeded, new_page: Any) -> None:
@@ -164,6 +164,7 @@ def test_moderator_approves_with_keyboard_then_rejects_by_click(seeded: Seeded, 
     expect(first.locator(".reasons")).to_contain_text("copyrighted character")
     expect(first.locator(".facts")).to_contain_text("sealframe-default@")
     shot(page, "queue-before")
+    shot(page, "docs-queue", full_page=False)  # docs/dashboard-queue.png
 
     # Keyboard: select the item, `a` asks for a reason, Ctrl+Enter submits the approval.
     n = page.locator("li.item").count()
@@ -213,6 +214,7 @@ def test_verify_upload_shows_signals_verdict_and_frames(seeded: Seeded, new_page
     page.get_by_label(re.compile("Video file")).set_input_files(sealed)
     page.get_by_role("button", name="Verify").click()
     expect(page.locator("#verdict")).to_have_attribute("data-verdict", "ai_generated_signed", timeout=120_000)
+    expect(page.locator("#verdict")).to_have_text("AI-generated, signed")
     expect(page.locator("#signal-provenance .state")).to_have_text("trusted")
     expect(page.locator("#signal-provenance")).to_contain_text("trainedAlgorithmicMedia")
     expect(page.locator("#signal-watermark .state")).to_have_text("not found")
@@ -276,7 +278,13 @@ def test_auditor_sees_chain_exports_and_backtest(seeded: Seeded, new_page: Any, 
     page.get_by_role("button", name="Run backtest").click()
     expect(page.locator("#backtest-summary")).to_contain_text("stored decisions would change", timeout=120_000)
     expect(page.locator("table.diff")).to_be_visible()
+    changed = int(page.locator("#backtest-summary b").inner_text())
+    rows = page.locator("table.diff tbody tr")
+    if changed:  # every category row of the diff shows example prompts with old → new actions
+        for i in range(rows.count()):
+            expect(rows.nth(i).locator("ul.examples li").first).to_contain_text("→")
     shot(page, "audit-backtest")
+    shot(page, "docs-audit", full_page=False)  # docs/dashboard-audit.png
 
 
 @pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["1280x800", "390x844"])

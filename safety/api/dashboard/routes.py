@@ -63,6 +63,9 @@ PAGES: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 HOME_ORDER = ("queue", "audit", "verify")
 FRAME_STRIP = 8
+VERDICTS = {"ai_generated_signed": "AI-generated, signed", "ai_generated_watermarked": "AI-generated, watermarked",
+            "signed": "Signed (no AI-generation claim)", "credentials_invalid": "Credentials invalid",
+            "likely_synthetic": "Likely synthetic (detector only)", "no_signals": "No signals"}
 LOGIN_ATTEMPTS_PER_MINUTE = 20
 
 
@@ -367,7 +370,7 @@ def frame_strip(path: Path, count: int = FRAME_STRIP, height: int = 90) -> list[
 @router.get("/verify")
 def verify_form(request: Request) -> Response:
     viewer = require_page(request, "verify")
-    return render(request, "verify.html", viewer=viewer, report=None, frames=[],
+    return render(request, "verify.html", viewer=viewer, report=None, frames=[], verdicts=VERDICTS,
                   max_bytes=_state(request).max_upload_bytes)
 
 
@@ -380,7 +383,7 @@ async def verify_upload(request: Request, file: UploadFile | None = None, csrf_t
 
     def page(status: int, **context: Any) -> Response:
         return render(request, "verify.html", status_code=status, viewer=viewer, max_bytes=state.max_upload_bytes,
-                      **{"report": None, "frames": [], "filename": None, **context})
+                      verdicts=VERDICTS, **{"report": None, "frames": [], "filename": None, **context})
 
     if file is None or not file.filename:
         return page(400, error="Choose a video file to verify.")
@@ -449,7 +452,8 @@ async def _audit_page(request: Request, viewer: Viewer, status: int = 200, **con
                  for e in state.audit.iter_events(after=max(0, chain.head_seq - 40))])
     events.reverse()
     return render(request, "audit.html", status_code=status, viewer=viewer, chain=chain, events=events,
-                  packs=list(policy_packs(state)), **{"backtest": None, "chosen": None, "error": None, **context})
+                  packs=list(policy_packs(state)), info=_category_info(state),
+                  **{"backtest": None, "chosen": None, "error": None, **context})
 
 
 @router.get("/audit")

@@ -8,11 +8,12 @@ function setupQueue() {
   let current = -1;
   const pending = new WeakMap(); // form -> "approve" | "reject", chosen before the reason was written
 
-  function select(i) {
+  function select(i, scroll = true) {
     if (i < 0 || i >= items.length) return;
     if (current >= 0) items[current].classList.remove("selected");
     current = i;
     items[i].classList.add("selected");
+    if (!scroll) return;
     items[i].focus({ preventScroll: true });
     items[i].scrollIntoView({ block: "nearest" });
   }
@@ -73,7 +74,7 @@ function setupQueue() {
     }
     ev.preventDefault();
   });
-  if (items.length) select(0);
+  if (items.length) select(0, false);  // marked, not focused: the page opens at its top
 }
 
 function setupUpload() {
