@@ -14,7 +14,13 @@ from pathlib import Path
 
 import numpy as np
 
+from policies import MediaLimits
 from safety.media import Video, read_video, resize_video, write_video
+
+# An attack reads back only the file it has just written: the policy pack's limits (meant for
+# untrusted uploads, and loaded from a file that may be mid-edit) have no say there.
+_OWN_FILE_LIMITS = MediaLimits(max_bytes=1 << 34, max_width=8192, max_height=8192, max_pixels=8192 * 8192,
+                               max_frames=1_000_000, max_seconds=1e6, containers=("mp4", "mov"))
 
 
 @dataclass(frozen=True)
@@ -40,7 +46,7 @@ def h264(crf: int, preset: str = "medium") -> Attack:
             v = resize_video(v, _even(v.width), _even(v.height))
         with tempfile.TemporaryDirectory(prefix="sealframe-attack-") as tmp:
             path = write_video(v, Path(tmp) / "a.mp4", crf=crf, preset=preset)
-            return read_video(path)
+            return read_video(path, _OWN_FILE_LIMITS)
 
     return Attack(f"h264 crf{crf}", run)
 
