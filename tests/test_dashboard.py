@@ -29,6 +29,8 @@ from tests.conftest import LiveServer, make_video
 from tests.test_e2e_api import tiny_weights
 
 pytestmark = pytest.mark.slow
+# The machines share their cores with model training: wait longer than Playwright's 5 s default.
+expect.set_options(timeout=20_000)
 
 CHROMIUM = Path("/usr/lib/chromium/chromium")  # the binary; /usr/bin/chromium is a wrapper script
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -165,6 +167,11 @@ def test_moderator_approves_with_keyboard_then_rejects_by_click(seeded: Seeded, 
     expect(first.locator(".facts")).to_contain_text("sealframe-default@")
     shot(page, "queue-before")
     shot(page, "docs-queue", full_page=False)  # docs/dashboard-queue.png
+
+    page.keyboard.press("?")
+    expect(page.locator("dialog#help")).to_be_visible()
+    page.keyboard.press("Escape")
+    expect(page.locator("dialog#help")).to_be_hidden()
 
     # Keyboard: select the item, `a` asks for a reason, Ctrl+Enter submits the approval.
     n = page.locator("li.item").count()

@@ -152,6 +152,9 @@ def test_audit_page_export_and_static_assets(app_client: TestClient, sealframe_h
     assert app_client.get("/dashboard/static/dashboard.css").headers["content-type"].startswith("text/css")
     assert app_client.get("/dashboard/static/..%2Fapp.py").status_code == 404
     assert app_client.get("/dashboard/static/routes.py").status_code == 404
+    missing = app_client.get("/dashboard/nowhere")
+    assert missing.status_code == 404 and "no dashboard page at /dashboard/nowhere" in missing.text
+    assert missing.headers["content-type"].startswith("text/html")
 
 
 def test_statistics_count_per_day_category_and_overturns(sealframe_home: Path) -> None:

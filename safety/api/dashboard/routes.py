@@ -489,3 +489,11 @@ async def audit_backtest(request: Request, policy: FormStr = None, csrf_token: F
         return await _audit_page(request, viewer, 503 if exc.http_status >= 500 else exc.http_status,
                                  error=f"The backtest could not run: {exc}", chosen=policy)
     return await _audit_page(request, viewer, backtest=report, chosen=policy)
+
+
+@router.get("/{rest:path}")
+def not_found(request: Request, rest: str) -> Response:
+    """Any other dashboard address: a page, not the API's JSON 404 (registered last, so it shadows nothing)."""
+    if not rest.strip("/"):
+        return RedirectResponse("/dashboard", status_code=303)
+    raise PageError(404, f"There is no dashboard page at /dashboard/{rest}.")
