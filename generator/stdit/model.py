@@ -9,6 +9,8 @@ also splits the job the way the data does (what a frame looks like vs. how it mo
 
 Positions are rotary: 2-D RoPE (height, width) in spatial attention and 1-D RoPE (time) in temporal
 attention, so together a factorised 3-D RoPE; there is no learned table tied to one clip size.
+The head predicts the clean clip x0 and the velocity is derived from it (`x0_to_velocity`):
+pixel patches are wider than the trunk, and only x0 survives that bottleneck.
 Text conditions the model twice: cross-attention on the frozen MiniLM token states, and the pooled
 sentence embedding added to the timestep embedding that drives adaLN-Zero modulation (as SD3 /
 PixArt-style pooled conditioning does). Classifier-free guidance uses the empty prompt as the
@@ -41,6 +43,7 @@ class STDiTConfig:
     heads: int = 6
     mlp_ratio: float = 4.0
     text_dim: int = 384
+    prediction: str = "x0"  # what the output head predicts: "x0" (clean clip) or "velocity"
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -280,6 +283,32 @@ class STDiT(nn.Module):
         for block in self.blocks:
             h = block(h, c, (gt, gh * gw), rope_s, rope_t, txt, text_mask)  # type: ignore[arg-type]
         return self.unpatchify(self.final(h, c), grid)
+
+    def velocity(
+        self,
+        x: torch.Tensor,
+        t: torch.Tensor,
+        text: torch.Tensor,
+        text_mask: torch.Tensor,
+        pooled: torch.Tensor,
+    ) -> torch.Tensor:
+        """The flow velocity, whatever the head predicts (the objective and sampler only see this)."""
+        out = self(x, t, text, text_mask, pooled)
+        if self.config.prediction == "velocity":
+            return out
+        return x0_to_velocity(out, x, t)
+
+
+def x0_to_velocity(x0: torch.Tensor, x_t: torch.Tensor, t: torch.Tensor, t_min: float = 0.05) -> torch.Tensor:
+    """v = (x_t - x0) / t, with t clamped away from 0 (as JiT does).
+
+    Why x0: a 2×8×8×3 pixel patch has 384 values and the trunk is 192 wide. Noise (and so the
+    velocity) is full-rank in every patch and cannot pass that bottleneck; the clean clip lies
+    on a low-dimensional manifold and can ("Back to Basics: Let Denoising Generative Models
+    Denoise", Li & He 2025). Measured here: a velocity head left the samples as noise.
+    """
+    tb = t.clamp(min=t_min).view(-1, *([1] * (x_t.dim() - 1))).to(x_t.dtype)
+    return (x_t - x0.to(x_t.dtype)) / tb
 
 
 # Named architectures (as DiT_models): the name is what configs, checkpoints and cards refer to.

@@ -44,12 +44,12 @@ def generate_clips(model: STDiT, prompts: list[str], seeds: list[int], frames: i
     n = len(prompts)
 
     def both(x: torch.Tensor, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        v = model(torch.cat([x, x]), torch.cat([t, t]), cond.states, cond.mask, cond.pooled).float()
+        v = model.velocity(torch.cat([x, x]), torch.cat([t, t]), cond.states, cond.mask, cond.pooled).float()
         return v[:n], v[n:]
 
     if guidance == 1.0:
         def velocity(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-            return model(x, t, cond.states[:n], cond.mask[:n], cond.pooled[:n]).float()
+            return model.velocity(x, t, cond.states[:n], cond.mask[:n], cond.pooled[:n]).float()
     else:
         velocity = guided(both, guidance)
     x = sample(velocity, noise, SamplerConfig(steps=steps, method=method, shift=shift))

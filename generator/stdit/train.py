@@ -75,7 +75,24 @@ def lr_at(cfg: TrainConfig, step: int) -> float:
     return cfg.lr * min(1.0, (step + 1) / max(1, cfg.warmup_steps))
 
 
-def train(cfg: TrainConfig, out: Path, device: str | None = None, quiet: bool = False) -> dict[str, Any]:
+def warm_start(model: STDiT, path: Path) -> None:
+    """Take the trunk of another run's model (a training state or exported weights); the output
+    head and its modulation start again from zero, so a different prediction target can be trained."""
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as f:
+        keys = list(f.keys())
+        prefix = "model." if any(k.startswith("model.") for k in keys) else ""
+        state = {k[len(prefix):]: f.get_tensor(k).float() for k in keys if k.startswith(prefix)
+                 and not k.startswith(("ema.", "opt."))}
+    state = {k: v for k, v in state.items() if not k.startswith("final.")}
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if unexpected or any(not k.startswith("final.") for k in missing):
+        raise ValueError(f"{path} does not fit this architecture: missing {missing}, unexpected {unexpected}")
+
+
+def train(cfg: TrainConfig, out: Path, device: str | None = None, quiet: bool = False,
+          init_from: Path | None = None) -> dict[str, Any]:
     dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     torch.manual_seed(cfg.seed)
     model = build_model(cfg).to(dev)
@@ -89,6 +106,11 @@ def train(cfg: TrainConfig, out: Path, device: str | None = None, quiet: bool = 
         step, wall = int(meta["step"]), float(meta["wall_seconds"])
         if not quiet:
             print(f"resumed from {ckpt} at step {step} ({wall / 60:.1f} min trained)")
+    elif init_from is not None:
+        warm_start(model, init_from)
+        ema.load_state_dict(model.state_dict())
+        if not quiet:
+            print(f"warm start from {init_from} (output head re-initialised)")
     (out / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
     if not quiet:
         print(f"{cfg.model}: {count_params(model) / 1e6:.2f}M params on {dev}, amp={cfg.amp}, "
@@ -115,7 +137,7 @@ def train(cfg: TrainConfig, out: Path, device: str | None = None, quiet: bool = 
                 group["lr"] = lr_at(cfg, step)
             noise_gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
             with torch.autocast(dev.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
-                loss = flow_loss(lambda xt, t, c=cond: model(xt, t, c.states, c.mask, c.pooled), x, noise_gen)
+                loss = flow_loss(lambda xt, t, c=cond: model.velocity(xt, t, c.states, c.mask, c.pooled), x, noise_gen)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
@@ -149,13 +171,15 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--max-minutes", type=float, default=None)
     ap.add_argument("--batch-size", type=int, default=None)
     ap.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
+    ap.add_argument("--init-from", type=Path, default=None,
+                    help="warm-start the trunk from another run's checkpoint (ignored when resuming)")
     ap.add_argument("--threads", type=int, default=None, help="CPU threads (1 is faster on an oversubscribed CPU)")
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     cfg = load_train_config(args.config, max_steps=args.max_steps, max_minutes=args.max_minutes,
                             batch_size=args.batch_size)
-    result = train(cfg, args.out or Path("runs") / cfg.name, args.device)
+    result = train(cfg, args.out or Path("runs") / cfg.name, args.device, init_from=args.init_from)
     print(json.dumps(result))
 
 
