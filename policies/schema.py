@@ -7,9 +7,17 @@ message that names the YAML line.
 
 from __future__ import annotations
 
-from typing import Literal
+import re
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
+
+
+def _invalid(loc: tuple[int | str, ...], message: str, value: Any) -> ValidationError:
+    """A validation error at an exact location, so the loader can name the YAML line."""
+    err = PydanticCustomError("policy_reference", message)
+    return ValidationError.from_exception_data("PolicyPack", [InitErrorDetails(type=err, loc=loc, input=value)])
 
 
 class _Frozen(BaseModel):
@@ -57,6 +65,51 @@ class Thresholds(_Frozen):
         return self
 
 
+Action = Literal["allow", "review", "block"]
+
+
+class Signal(_Frozen):
+    """A named cue the rules stage looks for in the normalized prompt.
+
+    `terms` are words or phrases matched on word boundaries (a trailing `*` matches any word
+    ending); `patterns` are regular expressions. Both are matched case-insensitively on the
+    normalized text, so they are written in plain lowercase ASCII/Latin letters.
+    """
+
+    description: str = ""
+    terms: tuple[str, ...] = ()
+    patterns: tuple[str, ...] = ()
+
+    @field_validator("patterns")
+    @classmethod
+    def _compiles(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        for pat in v:
+            try:
+                re.compile(pat)
+            except re.error as exc:
+                raise ValueError(f"pattern {pat!r} does not compile: {exc}") from None
+        return v
+
+    @field_validator("terms")
+    @classmethod
+    def _no_blank(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        for term in v:
+            if not term.strip() or term.strip("*").strip() == "":
+                raise ValueError("a term must not be blank")
+        return v
+
+
+class Rule(_Frozen):
+    """Fires when every signal in `all_of` matched, none in `none_of` did, and every category in
+    `with_categories` reached its own review threshold (from its rules or the classifier)."""
+
+    name: str
+    all_of: tuple[str, ...] = Field(min_length=1)
+    none_of: tuple[str, ...] = ()
+    with_categories: tuple[str, ...] = ()
+    score: float = Field(ge=0.0, le=1.0, description="Category score contributed when the rule fires.")
+
+
 class Category(_Frozen):
     """One harm category of the taxonomy."""
 
@@ -66,6 +119,29 @@ class Category(_Frozen):
     severity: Literal["low", "medium", "high", "critical"]
     thresholds: Thresholds
     examples: tuple[str, ...] = ()
+    max_action: Action = Field(
+        default="block",
+        description="The strongest action this category may cause (e.g. 'review' for IP by default).",
+    )
+    rules: tuple[Rule, ...] = ()
+    classifier: bool = Field(default=True, description="Whether the semantic classifier's score counts.")
+
+
+class ModerationSettings(_Frozen):
+    """Pack-wide moderation behaviour."""
+
+    on_error: Literal["review", "block"] = Field(
+        default="block", description="Action when scanning fails: never 'allow' (fail closed)."
+    )
+    zero_tolerance: tuple[str, ...] = Field(
+        default=(), description="Categories where any score at or above `review` blocks."
+    )
+    max_garbage_ratio: float = Field(
+        default=0.3,
+        ge=0.0,
+        le=1.0,
+        description="Share of control/unassigned characters above which a prompt is refused.",
+    )
 
 
 class OutputChecks(_Frozen):
@@ -99,6 +175,8 @@ class PolicyPack(_Frozen):
     version: str = Field(pattern=r"^[A-Za-z0-9_.+-]+$")
     description: str = ""
     limits: Limits
+    moderation: ModerationSettings = ModerationSettings()
+    signals: dict[str, Signal] = {}
     categories: tuple[Category, ...] = ()
     output_checks: OutputChecks = OutputChecks()
     disclosure: Disclosure = Disclosure()
@@ -109,8 +187,26 @@ class PolicyPack(_Frozen):
         seen: set[str] = set()
         for i, cat in enumerate(self.categories):
             if cat.id in seen:
-                raise ValueError(f"categories[{i}]: duplicate category id {cat.id!r}")
+                raise _invalid(("categories", i, "id"), f"duplicate category id {cat.id!r}", cat.id)
             seen.add(cat.id)
+        return self
+
+    @model_validator(mode="after")
+    def _known_references(self) -> PolicyPack:
+        ids = {c.id for c in self.categories}
+        for k, cid in enumerate(self.moderation.zero_tolerance):
+            if cid not in ids:
+                raise _invalid(("moderation", "zero_tolerance", k), f"unknown category {cid!r}", cid)
+        for i, cat in enumerate(self.categories):
+            for j, rule in enumerate(cat.rules):
+                for field in ("all_of", "none_of"):
+                    for k, sig in enumerate(getattr(rule, field)):
+                        if sig not in self.signals:
+                            raise _invalid(("categories", i, "rules", j, field, k), f"unknown signal {sig!r}", sig)
+                for k, cid in enumerate(rule.with_categories):
+                    if cid not in ids or cid == cat.id:
+                        what = "unknown category" if cid not in ids else "a rule cannot depend on its own category"
+                        raise _invalid(("categories", i, "rules", j, "with_categories", k), f"{what} {cid!r}", cid)
         return self
 
     def category(self, category_id: str) -> Category:

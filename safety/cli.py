@@ -383,6 +383,12 @@ def worker_cmd(
     run_worker(s, lambda: state.pipeline.run_job, state.store, concurrency=concurrency, name=name)
 
 
+# Prompt moderation (issue 3): the command lives beside its stage, registered here.
+from safety.moderation.cli import moderate_cmd  # noqa: E402
+
+app.command("moderate")(moderate_cmd)
+
+
 @app.command("demo")
 def demo_cmd(
     out: Annotated[
