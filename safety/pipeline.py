@@ -32,7 +32,7 @@ from safety.media import read_video, resize_video, write_video
 from safety.output_checks import FrameSafetyChecker, OutputCheckResult
 from safety.provenance import ManifestSpec, SigningCredentials, read_provenance, sign_file
 from safety.store import Asset, Decision, Job, ReviewItem, Store
-from safety.store.models import utcnow
+from safety.store.models import new_id, utcnow
 
 DELIVERY_CRF = 18
 # Small generators (the built-in one makes 64×64) are scaled up before delivery: the watermark needs
@@ -102,7 +102,9 @@ class SafeGenerationPipeline:
         request.validate(self.policy.pack.limits.request)
         decision = self.record_decision(request.prompt, api_key_id)
         status = {"allow": "queued", "review": "held", "block": "rejected"}[decision.action]
-        job = Job(status=status, request=_request_dict(request), decision_id=decision.id, api_key_id=api_key_id,
+        # The id is set here, not at flush: the review item below refers to it in the same session.
+        job = Job(id=new_id(), status=status, request=_request_dict(request), decision_id=decision.id,
+                  api_key_id=api_key_id,
                   error="blocked by policy" if status == "rejected" else None)
         with self.store.session() as s:
             s.add(job)
@@ -161,11 +163,13 @@ class SafeGenerationPipeline:
         asset_id = asset_id_for(job_id)
         payload = bytes.fromhex(asset_id)
         from safety.watermark import embed, extract
+        from safety.watermark.profiles import GENERATED, with_headroom
 
         size = delivery_size(video.width, video.height)
         if size != (video.width, video.height):
             video = resize_video(video, *size)
-        marked = embed(apply_label(video, self.policy.pack.disclosure), payload, self.watermark_key)
+        labelled = apply_label(video, self.policy.pack.disclosure)
+        marked = embed(with_headroom(labelled), payload, self.watermark_key, GENERATED)
         work = Path(tempfile.mkdtemp(prefix=f"job-{job_id[:8]}-", dir=self.workdir))
         try:
             encoded = write_video(marked, work / "encoded.mp4", crf=DELIVERY_CRF)

@@ -17,7 +17,7 @@ from generator.stdit.pipeline import STDiTGenerator
 from policies import load_policy
 from policies.schema import OutputChecks
 from safety.api.state import AppState
-from safety.errors import BlockedByPolicy, HeldForReview, WatermarkError
+from safety.errors import BlockedByPolicy, HeldForReview, KeyMaterialError
 from safety.media import read_video
 from safety.output_checks import FrameSafetyChecker
 from safety.pipeline import SafeGenerationPipeline, asset_id_for, delivery_size
@@ -131,7 +131,7 @@ def test_flagged_output_is_quarantined_never_delivered(pipeline: SafeGenerationP
 def test_failure_anywhere_delivers_nothing(pipeline: SafeGenerationPipeline) -> None:
     pipeline.watermark_key = b"short"  # an unusable key: the watermark stage must raise
     job = pipeline.submit(small(ALLOWED))
-    with pytest.raises(WatermarkError):
+    with pytest.raises(KeyMaterialError):
         pipeline.run_job(job.id)
     with pipeline.store.session() as s:
         assert s.query(Asset).count() == 0
