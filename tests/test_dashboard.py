@@ -310,6 +310,16 @@ def test_every_page_at_both_sizes_without_console_errors(seeded: Seeded, new_pag
         assert overflow <= 0, f"{path} scrolls sideways by {overflow}px at {size}"
         for link in page.get_by_role("navigation", name="Dashboard pages").get_by_role("link").all():
             assert link.is_visible() and link.bounding_box() is not None
+    if viewport == PHONE:  # a decision can be made on a phone: the form and its buttons fit the screen
+        page.goto(seeded.server.url + "/dashboard/queue")
+        item = page.locator("li.item").first
+        expect(item).to_be_visible()
+        item.get_by_label("Reason (recorded in the audit log)").fill("decided on a phone")
+        button = item.get_by_role("button", name="Approve")
+        box = button.bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= viewport["width"]
+        button.click()
+        expect(page.locator("#decided")).to_contain_text("decided on a phone")
     if viewport == DESKTOP:
         page.goto(seeded.server.url + "/dashboard/stats")
         assert page.locator("svg.chart").count() == 3
