@@ -12,6 +12,7 @@ there is none.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -82,6 +83,30 @@ class Seeded:
             r = httpx.post(server.url + "/v1/moderations", headers=auth(self.client), json={"prompt": prompt},
                            timeout=120)
             assert r.status_code == 200, r.text
+
+    def job(self, job_id: str, timeout: float = 300) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            job = httpx.get(f"{self.server.url}/v1/generations/{job_id}", headers=auth(self.client)).json()
+            if job["status"] in ("succeeded", "failed", "rejected"):
+                return dict(job)
+            time.sleep(0.5)
+        raise AssertionError(f"job {job_id} did not finish")
+
+    def sealed_video(self) -> bytes:
+        """The first held prompt's clip: approved (in the dashboard, or here when that test did not run),
+        then generated, checked, watermarked and signed by the real pipeline."""
+        job_id = self.held_jobs[HELD[0]]
+        for item in httpx.get(self.server.url + "/v1/review-queue", headers=auth(self.moderator)).json():
+            if item["job_id"] == job_id:
+                r = httpx.post(f"{self.server.url}/v1/review-queue/{item['id']}/decision",
+                               headers=auth(self.moderator), json={"decision": "approve", "reason": "test"})
+                assert r.status_code == 200, r.text
+        job = self.job(job_id)
+        assert job["status"] == "succeeded", job
+        video = httpx.get(self.server.url + str(job["video_url"]), headers=auth(self.client), timeout=60)
+        assert video.status_code == 200
+        return video.content
 
     def events(self, kind: str) -> list[dict[str, Any]]:
         r = httpx.get(self.server.url + "/v1/audit/events", headers=auth(self.auditor),
@@ -194,6 +219,7 @@ def test_moderator_approves_with_keyboard_then_rejects_by_click(seeded: Seeded, 
     assert len(approved) == 1, seeded.events("review.approved")
     assert approved[0]["payload"]["reason"] == "parody use, licensed by the client"
     assert approved[0]["payload"]["reviewer"] == seeded.key_ids["moderator"]
+    assert approved[0]["payload"]["job"] == seeded.held_jobs[HELD[0]]  # the approval released the held job
 
     # Click: reject the second held prompt.
     second = page.locator("li.item").filter(has_text=HELD[1])
@@ -212,13 +238,13 @@ def test_verify_upload_shows_signals_verdict_and_frames(seeded: Seeded, new_page
     request.node.expected_console = [r"/dashboard/verify: Failed to load resource: .*status of 4\d\d"]
     # Signed with the server's own (development) credentials, so the trust anchor applies.
     clip = write_video(make_video(frames=24, width=192, height=128), tmp_path / "clip.mp4")
-    sealed = sign_file(clip, tmp_path / "signed.mp4", ManifestSpec(title="dashboard test", model_id="stdit-test"),
+    signed = sign_file(clip, tmp_path / "signed.mp4", ManifestSpec(title="dashboard test", model_id="stdit-test"),
                        credentials_from_settings(Settings(home=seeded.server.home))).path
 
     page: Page = new_page()
     sign_in(page, seeded.server, seeded.client)
     expect(page).to_have_url(re.compile(r"/dashboard/verify$"))
-    page.get_by_label(re.compile("Video file")).set_input_files(sealed)
+    page.get_by_label(re.compile("Video file")).set_input_files(signed)
     page.get_by_role("button", name="Verify").click()
     expect(page.locator("#verdict")).to_have_attribute("data-verdict", "ai_generated_signed", timeout=120_000)
     expect(page.locator("#verdict")).to_have_text("AI-generated, signed")
@@ -229,6 +255,20 @@ def test_verify_upload_shows_signals_verdict_and_frames(seeded: Seeded, new_page
     expect(page.locator("#signal-detector")).to_be_visible()
     assert page.locator("#frames img").count() >= 4
     assert page.locator("#frames img").first.evaluate("img => img.naturalWidth") > 0
+    shot(page, "verify-signed")
+
+    # The held prompt the moderator approved, sealed by the pipeline: every signal agrees.
+    sealed = tmp_path / "sealed.mp4"
+    sealed.write_bytes(seeded.sealed_video())
+    page.get_by_label(re.compile("Video file")).set_input_files(sealed)
+    page.get_by_role("button", name="Verify").click()
+    expect(page.locator("#verdict")).to_have_text("AI-generated, signed", timeout=120_000)
+    expect(page.locator("h2")).to_contain_text("sealed.mp4")
+    expect(page.locator("#signal-provenance .state")).to_have_text("trusted")
+    expect(page.locator("#signal-watermark .state")).to_have_text("found")
+    expect(page.locator("#signal-match .state")).to_have_text("match")
+    expect(page.locator("#signal-match")).to_contain_text("yes")  # the stored manifest is the embedded one
+    assert page.locator("#frames img").count() >= 4
     shot(page, "verify-sealed")
 
     # A corrupt file: a clear message and a 4xx, no traceback.
