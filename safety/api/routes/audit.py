@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from safety.api.deps import AuditorDep, StateDep, errors
 from safety.audit import ChainReport
 
-router = APIRouter(prefix="/v1/audit", tags=["audit"], responses=errors(401, 403, 422, 429))
+router = APIRouter(prefix="/v1/audit", tags=["audit"], responses=errors(400, 401, 403, 422, 429))
 
 
 class AuditEventOut(BaseModel):

@@ -96,8 +96,10 @@ def matches_by_large_binding(
 @router.post(
     "/matches/byContent",
     response_model=SoftBindingQueryResult,
-    openapi_extra={"requestBody": {"required": True,
-                                   "content": {"video/*": {"schema": {"type": "string", "format": "binary"}}}}},
+    openapi_extra={"requestBody": {"required": True, "content": {
+        "video/*": {"schema": {"type": "string", "format": "binary"}},
+        "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+    }}},
 )
 async def matches_by_content(
     request: Request, state: StateDep, key: KeyDep, alg: Annotated[str | None, Query()] = None,

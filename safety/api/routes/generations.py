@@ -15,7 +15,7 @@ from safety.api.deps import KeyDep, StateDep, errors
 from safety.errors import BlockedByPolicy, HeldForReview
 from safety.store import Asset, Job
 
-router = APIRouter(prefix="/v1", tags=["generation"], responses=errors(401, 404, 409, 422, 429))
+router = APIRouter(prefix="/v1", tags=["generation"], responses=errors(400, 401, 404, 409, 422, 429))
 JobId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")]
 
 

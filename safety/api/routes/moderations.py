@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from safety.api.deps import KeyDep, StateDep, errors
 
-router = APIRouter(prefix="/v1", tags=["moderation"], responses=errors(401, 422, 429))
+router = APIRouter(prefix="/v1", tags=["moderation"], responses=errors(400, 401, 422, 429))
 
 
 class ModerationIn(BaseModel):

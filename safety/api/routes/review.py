@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from safety.api.deps import ModeratorDep, StateDep, errors
 from safety.store import Decision, ReviewItem
 
-router = APIRouter(prefix="/v1/review-queue", tags=["review"], responses=errors(401, 403, 404, 409, 422, 429))
+router = APIRouter(prefix="/v1/review-queue", tags=["review"], responses=errors(400, 401, 403, 404, 409, 422, 429))
 
 
 class ReviewItemOut(BaseModel):
