@@ -356,7 +356,7 @@ def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
         i, n = (int(x) for x in args.shard.split("/"))
         clips = clips[i::n]
     attacks = quick_attacks() if args.quick else A.standard_attacks()
-    methods: list[Method] = [SealFrame()]
+    methods: list[Method] = [] if args.peers_only else [SealFrame()]
     if not args.ours_only:
         methods += [DwtPeer("dwtDct", args.peer_frames), DwtPeer("dwtDctSvd", args.peer_frames)]
         if args.riva_frames > 0:
@@ -511,6 +511,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--riva-frames", type=int, default=4, help="frames per clip for rivaGan (0: skip rivaGan)")
     ap.add_argument("--peer-frames", type=int, default=0, help="frames per clip for dwtDct/dwtDctSvd (0: all)")
     ap.add_argument("--ours-only", action="store_true")
+    ap.add_argument("--peers-only", action="store_true", help="only the invisible-watermark methods (merge shards)")
     ap.add_argument("--false-positives", type=int, default=0, metavar="N", help="run the unmarked-clip check instead")
     ap.add_argument("--from-partial", type=Path, nargs="+", help="print the table of shard or partial JSON files")
     ap.add_argument("--shard", help="i/n: run only every n-th clip starting at the i-th")

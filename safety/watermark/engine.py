@@ -56,6 +56,9 @@ class WatermarkConfig:
     target_rms: float = 1.75
     """Luma RMS of the mark that rate control aims at (≈ 43 dB PSNR); clips above it keep `strength`."""
     max_gain: float = 2.0
+    informed_margin: float = 1.0
+    """Informed embedding lifts each bit until its read-back value (mark + host) reaches this × typical."""
+    max_bit_gain: float = 3.0
     mask_floor: float = 0.55
     mask_ceil: float = 2.2
     texture_ref: float = 10.0
@@ -149,8 +152,8 @@ def _sent_signs(lay: Layout, payload: bytes) -> np.ndarray:
     return np.asarray(2.0 * (codec.encode(payload) ^ lay.scramble).astype(np.float32) - 1.0, np.float32)
 
 
-def _grid_pattern(lay: Layout, payload: bytes) -> np.ndarray:
-    sent = _sent_signs(lay, payload)
+def _grid_pattern(lay: Layout, payload: bytes, bit_gain: np.ndarray | None = None) -> np.ndarray:
+    sent = _sent_signs(lay, payload) * (1.0 if bit_gain is None else bit_gain)
     signs = np.where(lay.bit_of_cell < 0, 1.0, sent[np.maximum(lay.bit_of_cell, 0)])
     return (lay.chips * signs).astype(np.float32).reshape(lay.grid, lay.grid)
 
@@ -193,12 +196,15 @@ def embed(video: Video, payload: bytes, key: bytes, config: WatermarkConfig = DE
         )
     lay = layout(key, grid_for(video.width, video.height, config), config.data_fraction, config.density)
     h, w = video.height, video.width
-    pattern = np.asarray(cv2.resize(_grid_pattern(lay, payload), (w, h), interpolation=cv2.INTER_LINEAR), np.float32)
     masks = [_mask(cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY), config) for frame in video.frames]
+    unit = np.asarray(cv2.resize(_grid_pattern(lay, payload), (w, h), interpolation=cv2.INTER_LINEAR), np.float32)
     # Rate control: smooth clips would leave most of the distortion budget unused and lose the mark
     # to the codec, so the whole clip's gain is raised (never lowered) towards the target RMS.
-    expected = config.strength * float(np.sqrt(np.mean([np.mean(m * m) for m in masks]) * np.mean(pattern * pattern)))
+    expected = config.strength * float(np.sqrt(np.mean([np.mean(m * m) for m in masks]) * np.mean(unit * unit)))
     gain = float(np.clip(config.target_rms / max(expected, 1e-6), 1.0, config.max_gain))
+    bit_gain = _informed_gains(video, masks, payload, lay, config)
+    grid = _grid_pattern(lay, payload, bit_gain)
+    pattern = np.asarray(cv2.resize(grid, (w, h), interpolation=cv2.INTER_LINEAR), np.float32)
     pattern = pattern * np.float32(config.strength * gain)
     out = np.empty_like(video.frames)
     for i, frame in enumerate(video.frames):
@@ -209,6 +215,29 @@ def embed(video: Video, payload: bytes, key: bytes, config: WatermarkConfig = DE
     marked = Video(out, video.fps)
     _check_embedded(marked, payload, lay, config, gain)
     return marked
+
+
+def _informed_gains(video: Video, masks: list[np.ndarray], payload: bytes, lay: Layout,
+                    config: WatermarkConfig) -> np.ndarray:
+    """Per-code-bit gains ≥ 1 that lift the bits the host itself would read wrong (informed embedding).
+
+    The reader sums the host with the mark. Where the scene is still, the host's contribution to a
+    bit is the same in every frame and does not average out: the embedder knows it, and raises
+    only those bits whose host term opposes them, by what they lack to reach a margin. Still one
+    pattern for all frames (no flicker); moving scenes need little of it.
+    """
+    host = _highpass(_downsample(accumulate(video.frames)[0], lay.fine))
+    level = cv2.GaussianBlur(np.abs(host), (0, 0), 6.0) + 0.5
+    sent = _sent_signs(lay, payload)
+    mean_mask = cv2.resize(np.mean(masks, axis=0), (lay.fine, lay.fine), interpolation=cv2.INTER_LINEAR)
+    pure = cv2.resize(_grid_pattern(lay, payload), (lay.fine, lay.fine), interpolation=cv2.INTER_LINEAR)
+    mark = _highpass(pure * mean_mask) * config.strength
+    h_b = _soft_bits(host / level, lay) * sent  # > 0: the host helps this bit
+    m_b = np.maximum(_soft_bits(mark / level, lay) * sent, 1e-6)
+    m_typ = float(np.median(m_b))
+    # gain g such that g·m_b + h_b ≥ margin·m_typ
+    need = (config.informed_margin * m_typ - h_b) / m_b
+    return np.asarray(np.clip(need, 1.0, config.max_bit_gain), np.float32)
 
 
 def _check_embedded(marked: Video, payload: bytes, lay: Layout, config: WatermarkConfig, gain: float) -> None:
