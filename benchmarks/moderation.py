@@ -51,21 +51,26 @@ def loadavg() -> str:
 def measure(fn1: Callable[[list[str]], Any], iters: int, batches: int) -> dict[str, float]:
     for p in PROMPTS[:3]:
         fn1([p])  # warm-up
-    lat = []
+    lat, cpu = [], []
     for i in range(iters):
         p = PROMPTS[i % len(PROMPTS)]
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         fn1([p])
         lat.append((time.perf_counter() - t0) * 1000)
+        cpu.append((time.process_time() - c0) * 1000)
     lat.sort()
+    cpu.sort()
     batch = [PROMPTS[i % len(PROMPTS)] + f" #{i}" for i in range(64)]
     fn1(batch)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for _ in range(batches):
         fn1(batch)
-    dt = time.perf_counter() - t0
-    return {"p50_ms": statistics.median(lat), "p99_ms": lat[min(len(lat) - 1, int(0.99 * len(lat)))],
-            "throughput_per_s": 64 * batches / dt}
+    dt, dc = time.perf_counter() - t0, time.process_time() - c0
+    q99 = min(len(lat) - 1, int(0.99 * len(lat)))
+    # Wall clock is what a caller waits on this machine now; CPU time (one thread everywhere) is what the
+    # same call costs on an idle core, so it stays meaningful on a shared, overloaded machine.
+    return {"p50_ms": statistics.median(lat), "p99_ms": lat[q99], "throughput_per_s": 64 * batches / dt,
+            "cpu_p50_ms": statistics.median(cpu), "cpu_p99_ms": cpu[q99], "cpu_throughput_per_s": 64 * batches / dc}
 
 
 def main() -> None:
@@ -114,21 +119,26 @@ def main() -> None:
     }
     results = {}
     print(f"load before: {before}   threads: {args.threads}   {platform.processor() or platform.machine()}")
-    print(f"{'path':52s} {'p50 ms':>8s} {'p99 ms':>8s} {'batch-64 prompts/s':>19s}")
+    print(f"{'':52s} {'--------- wall clock ---------':>30s}  {'--------- CPU time ----------':>30s}")
+    print(f"{'path':52s} {'p50 ms':>7s} {'p99 ms':>7s} {'b64 /s':>8s}  {'p50 ms':>7s} {'p99 ms':>7s} {'b64 /s':>8s}")
     for name, fn in rows.items():
         r = measure(fn, args.iters, args.batches)
         results[name] = r
-        print(f"{name:52s} {r['p50_ms']:8.2f} {r['p99_ms']:8.2f} {r['throughput_per_s']:19.0f}")
+        print(f"{name:52s} {r['p50_ms']:7.2f} {r['p99_ms']:7.2f} {r['throughput_per_s']:8.0f}  "
+              f"{r['cpu_p50_ms']:7.2f} {r['cpu_p99_ms']:7.2f} {r['cpu_throughput_per_s']:8.0f}")
     after = loadavg()
     print(f"load after:  {after}")
     served = next(iter(results.values()))
     ok = served["p50_ms"] <= 5 and served["p99_ms"] <= 15 and served["throughput_per_s"] >= 500
-    print(f"targets (served row: p50 ≤ 5 ms, p99 ≤ 15 ms, ≥ 500/s): {'met' if ok else 'NOT met'}")
+    ok_cpu = served["cpu_p50_ms"] <= 5 and served["cpu_p99_ms"] <= 15 and served["cpu_throughput_per_s"] >= 500
+    print(f"targets (served row: p50 ≤ 5 ms, p99 ≤ 15 ms, ≥ 500/s): wall clock {'met' if ok else 'NOT met'}, "
+          f"CPU time {'met' if ok_cpu else 'NOT met'}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"results": results, "loadavg_before": before, "loadavg_after": after,
                                     "threads": args.threads, "cpus": os.cpu_count(), "model": clf.name,
                                     "policy": mod.policy.fingerprint, "iters": args.iters,
-                                    "batches": args.batches, "targets_met": ok}, indent=2))
+                                    "batches": args.batches, "targets_met_wall": ok,
+                                    "targets_met_cpu": ok_cpu}, indent=2))
     print(f"wrote {args.out}")
 
 

@@ -35,7 +35,12 @@ def _term_regex(term: str) -> str:
 
 
 def compile_signal(sig: Signal) -> re.Pattern[str] | None:
-    parts = [f"{_EDGE_L}(?:{_term_regex(t)}){_EDGE_R}" for t in sig.terms]
+    parts = []
+    if sig.terms:
+        # One boundary check around one alternation: the engine tries the terms only at word starts.
+        # Longest first, so "crystal meth" wins over "crystal".
+        terms = sorted({_term_regex(t) for t in sig.terms}, key=len, reverse=True)
+        parts.append(f"{_EDGE_L}(?:{'|'.join(terms)}){_EDGE_R}")
     parts += [f"(?:{p})" for p in sig.patterns]
     return re.compile("|".join(parts), re.IGNORECASE) if parts else None
 

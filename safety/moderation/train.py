@@ -36,6 +36,7 @@ HEAD = WEIGHTS / "moderation-head.onnx"
 CARD = WEIGHTS / "card.yaml"
 RUNS = Path("runs/moderation")
 CATEGORIES = list(dataset.HARMFUL)
+SCORE_TIE = 0.05
 
 
 @dataclass
@@ -213,9 +214,29 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{name:12s} {val_m['recall']:10.3f} {val_m['fpr']:8.3f} {score(val_m):9.3f} | "
               f"{test_m['recall']:11.3f} {test_m['fpr']:8.3f}  {langs}")
 
-    # Only servable choices compete (fp32 MiniLM is the quantisation reference).
-    chosen = max(("minilm", "use", "minilm+use"), key=lambda n: comparison[n]["validation_score"])
-    print(f"\nkept: {chosen} (best validation score; the held-out columns were not used to choose)")
+    # Serving cost per prompt (batch 1, one thread, CPU time: meaningful on a shared machine too).
+    sample = train_text[:64]
+    cost: dict[str, float] = {}
+    for enc_name, enc in (("minilm", MiniLMOnnx(MINILM_INT8, threads=1)), ("use", UseEncoder(threads=1))):
+        for t in sample[:8]:
+            enc.encode([t])  # warm-up
+        c0 = time.process_time()
+        for t in sample:
+            enc.encode([t])
+        cost[enc_name] = (time.process_time() - c0) * 1000 / len(sample)
+    cost["minilm+use"] = cost["minilm"] + cost["use"]
+    for name in ("minilm", "use", "minilm+use"):
+        comparison[name]["encode_cpu_ms_per_prompt"] = round(cost[name], 2)
+    # Only servable choices compete (fp32 MiniLM is the quantisation reference). Validation scores within
+    # SCORE_TIE of the best are a tie (a few dozen validation prompts decide them); a tie goes to the
+    # cheaper encoder, because the serving budget (p50 ≤ 5 ms) is a requirement too.
+    servable = ("minilm", "use", "minilm+use")
+    best = max(comparison[n]["validation_score"] for n in servable)
+    tied = [n for n in servable if comparison[n]["validation_score"] >= best - SCORE_TIE]
+    chosen = min(tied, key=lambda n: cost[n])
+    print("encode CPU ms/prompt: " + ", ".join(f"{n} {cost[n]:.2f}" for n in servable))
+    print(f"\nkept: {chosen} (validation score within {SCORE_TIE} of the best {best:.3f}, then the cheapest; "
+          "the held-out columns were not used to choose)")
     head = fit_head(feats[chosen]["train"], y_train, cfg)
 
     from safety.moderation.export import export_head
@@ -247,7 +268,8 @@ def main(argv: list[str] | None = None) -> None:
                      "objective": "multi-label BCE, positive weight sqrt(neg/pos) capped",
                      "optimizer": "AdamW, full batch",
                      "selection": "template-grouped 20 % validation split of train; score = recall + 0.5·min language "
-                                  "recall − 2·FPR at 0.5"},
+                                  f"recall − 2·FPR at 0.5; scores within {SCORE_TIE} of the best tie, the tie goes to "
+                                  "the cheapest encoder (CPU ms per prompt)"},
         "quantization": quant,
         "comparison": comparison,
         "seconds": round(time.time() - t0, 1),
