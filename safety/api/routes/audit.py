@@ -27,7 +27,7 @@ class AuditEventOut(BaseModel):
 
 @router.get("/events", response_model=list[AuditEventOut])
 def list_events(
-    state: StateDep, key: AuditorDep, after: Annotated[int, Query(ge=0)] = 0,
+    state: StateDep, key: AuditorDep, after: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100, kind: Annotated[str | None, Query(max_length=60)] = None,
 ) -> list[AuditEventOut]:
     return [
