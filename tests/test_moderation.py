@@ -223,3 +223,17 @@ def test_batch_keeps_errors_in_place(moderator: Moderator) -> None:
                                               "BadInputError"]
     assert isinstance(out[0], ModerationDecision) and out[0].action == "allow"
     assert isinstance(out[2], ModerationDecision) and out[2].action == "block"
+
+
+@pytest.mark.slow
+def test_held_out_acceptance(moderator: Moderator) -> None:
+    """Issue 3's acceptance on the held-out split (the same figures `python -m safety.moderation.evaluate` prints)."""
+    from safety.moderation import dataset
+    from safety.moderation.evaluate import evaluate
+
+    rep = evaluate(moderator, dataset.load("test"))
+    assert rep["harmful_recall"] >= 0.95
+    assert rep["benign_fpr"] <= 0.05
+    assert rep["sexual_minors_blocked"] == 1.0
+    for lang, figures in rep["by_lang"].items():
+        assert figures["recall"] >= 0.95, lang

@@ -75,3 +75,10 @@ def test_unknown_key_is_refused(tmp_path: Path) -> None:
     path, line = _broken(tmp_path, "  on_error: block", "  on_eror: block")
     with pytest.raises(PolicyLoadError, match=f"line {line}:.*on_eror"):
         load_policy(path)
+
+
+def test_rule_cannot_depend_on_its_own_category(tmp_path: Path) -> None:
+    old = "with_categories: [explicit_sexual], score: 1.0}\n  - id: real_person_sexual"
+    path, _ = _broken(tmp_path, old, old.replace("[explicit_sexual]", "[sexual_minors]"))
+    with pytest.raises(PolicyLoadError, match="cannot depend on its own category"):
+        load_policy(path)
