@@ -196,6 +196,13 @@ def run_worker(settings: Settings, handler_factory: Callable[[], JobHandler], st
         log.info("job %s: %s", job_id, outcome)
 
     register_task(app, run)
+    if concurrency > 1:
+        from celery.signals import worker_process_init
+
+        def forget_parent_connections(**_: Any) -> None:
+            store.engine.dispose(close=False)  # a forked child must not share the parent's sockets
+
+        worker_process_init.connect(forget_parent_connections, weak=False)
     stop = threading.Event()
     sweeper = CeleryRunner(settings, store)
     threading.Thread(target=sweep_forever, args=(sweeper, stop), name="sealframe-sweep", daemon=True).start()
