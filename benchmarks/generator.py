@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import resource
 import statistics
@@ -75,7 +76,8 @@ def main() -> None:
     rows = [bench(d, args.weights, s, args.repeats, args.frames, args.size, args.threads)
             for d in devices for s in args.steps]
     print(f"STDiT {rows[0]['params_m']}M params, {args.frames} frames {args.size}×{args.size}, guidance on "
-          f"(2 passes/step), median of {args.repeats}; target ≤ {args.target_seconds}s at ≤ 25 steps")
+          f"(2 passes/step), median of {args.repeats}; target ≤ {args.target_seconds}s at ≤ 25 steps; "
+          f"{os.cpu_count()} CPU cores, load average {os.getloadavg()[0]:.1f} (other work slows every row)")
     print(f"{'device':<8}{'threads':>8}{'steps':>7}{'seconds':>9}{'tokens/s':>10}{'peak MB':>9}  target")
     for r in rows:
         ok = "ok" if r["seconds"] <= args.target_seconds else "MISSED"
@@ -85,7 +87,8 @@ def main() -> None:
     out = Path(__file__).resolve().parent / "results"
     out.mkdir(exist_ok=True)
     path = out / f"generator-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    meta = {"machine": platform.processor() or platform.machine(), "torch": torch.__version__}
+    meta = {"machine": platform.processor() or platform.machine(), "torch": torch.__version__,
+            "cpu_cores": os.cpu_count(), "load_average_1m": os.getloadavg()[0]}
     path.write_text(json.dumps({**meta, "rows": rows}, indent=2))
     print(f"wrote {path}")
 

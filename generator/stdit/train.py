@@ -75,20 +75,27 @@ def lr_at(cfg: TrainConfig, step: int) -> float:
     return cfg.lr * min(1.0, (step + 1) / max(1, cfg.warmup_steps))
 
 
-def warm_start(model: STDiT, path: Path) -> None:
-    """Take the trunk of another run's model (a training state or exported weights); the output
-    head and its modulation start again from zero, so a different prediction target can be trained."""
+def warm_start(model: STDiT, path: Path) -> bool:
+    """Initialise from another run's weights (a training state or exported EMA weights, such as the
+    committed generator/weights file). The output head is kept only when that run predicted the same
+    target; otherwise it starts again from zero. Returns whether the head was kept."""
+    import json as _json
+
     from safetensors import safe_open
 
     with safe_open(str(path), framework="pt") as f:
         keys = list(f.keys())
+        info = _json.loads((f.metadata() or {}).get("sealframe", "{}"))
         prefix = "model." if any(k.startswith("model.") for k in keys) else ""
         state = {k[len(prefix):]: f.get_tensor(k).float() for k in keys if k.startswith(prefix)
                  and not k.startswith(("ema.", "opt."))}
-    state = {k: v for k, v in state.items() if not k.startswith("final.")}
+    keep_head = info.get("model_config", {}).get("prediction", "velocity") == model.config.prediction
+    if not keep_head:
+        state = {k: v for k, v in state.items() if not k.startswith("final.")}
     missing, unexpected = model.load_state_dict(state, strict=False)
-    if unexpected or any(not k.startswith("final.") for k in missing):
+    if unexpected or any(not k.startswith("final.") for k in missing) or (keep_head and missing):
         raise ValueError(f"{path} does not fit this architecture: missing {missing}, unexpected {unexpected}")
+    return keep_head
 
 
 def train(cfg: TrainConfig, out: Path, device: str | None = None, quiet: bool = False,
@@ -107,10 +114,10 @@ def train(cfg: TrainConfig, out: Path, device: str | None = None, quiet: bool = 
         if not quiet:
             print(f"resumed from {ckpt} at step {step} ({wall / 60:.1f} min trained)")
     elif init_from is not None:
-        warm_start(model, init_from)
+        kept = warm_start(model, init_from)
         ema.load_state_dict(model.state_dict())
         if not quiet:
-            print(f"warm start from {init_from} (output head re-initialised)")
+            print(f"warm start from {init_from} (output head {'kept' if kept else 're-initialised'})")
     (out / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
     if not quiet:
         print(f"{cfg.model}: {count_params(model) / 1e6:.2f}M params on {dev}, amp={cfg.amp}, "
