@@ -56,9 +56,9 @@ class WatermarkConfig:
     target_rms: float = 1.75
     """Luma RMS of the mark that rate control aims at (≈ 43 dB PSNR); clips above it keep `strength`."""
     max_gain: float = 2.0
-    informed_margin: float = 1.0
+    informed_margin: float = 0.6
     """Informed embedding lifts each bit until its read-back value (mark + host) reaches this × typical."""
-    max_bit_gain: float = 3.0
+    max_bit_gain: float = 2.5
     mask_floor: float = 0.55
     mask_ceil: float = 2.2
     texture_ref: float = 10.0
@@ -203,9 +203,12 @@ def embed(video: Video, payload: bytes, key: bytes, config: WatermarkConfig = DE
     expected = config.strength * float(np.sqrt(np.mean([np.mean(m * m) for m in masks]) * np.mean(unit * unit)))
     gain = float(np.clip(config.target_rms / max(expected, 1e-6), 1.0, config.max_gain))
     bit_gain = _informed_gains(video, masks, payload, lay, config)
+    cell_gain = np.where(lay.bit_of_cell >= 0, bit_gain[np.maximum(lay.bit_of_cell, 0)], 1.0)
+    # Same distortion budget as without it: energy moves from bits the host helps to those it hurts.
+    budget = float(np.sqrt(np.mean(cell_gain[lay.bit_of_cell != INACTIVE] ** 2)))
     grid = _grid_pattern(lay, payload, bit_gain)
     pattern = np.asarray(cv2.resize(grid, (w, h), interpolation=cv2.INTER_LINEAR), np.float32)
-    pattern = pattern * np.float32(config.strength * gain)
+    pattern = pattern * np.float32(config.strength * gain / budget)
     out = np.empty_like(video.frames)
     for i, frame in enumerate(video.frames):
         mask = cv2.resize(masks[i], (w, h), interpolation=cv2.INTER_LINEAR)
