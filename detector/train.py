@@ -157,8 +157,9 @@ def train(data_dir: Path, out: Path, cfg: TrainConfig, log: Any = print) -> dict
     torch.set_num_threads(cfg.threads)
     rng = np.random.default_rng(cfg.seed)
     tr, va = load_split(data_dir, D.TRAIN), load_split(data_dir, D.VAL)
+    fams = {k: sorted(map(str, set(v["family"]))) for k, v in (("train", tr), ("val", va))}
     log(f"train {len(tr['y'])} windows ({int(tr['y'].sum())} synthetic), val {len(va['y'])} "
-        f"({int(va['y'].sum())} synthetic); families train={sorted(set(tr['family']))} val={sorted(set(va['family']))}")
+        f"({int(va['y'].sum())} synthetic); families {fams}")
     model = build_detector(cfg.model)
     log(f"{cfg.model}: {count_parameters(model) / 1e6:.2f} M parameters")
     decay = [p for n, p in model.named_parameters() if p.ndim >= 2]
@@ -266,7 +267,38 @@ def write_card(out: Path, name: str, onnx_file: str, result: dict[str, Any], tes
     }
     path = out / "card.yaml"
     path.write_text(yaml.safe_dump(card, sort_keys=False, allow_unicode=True, width=110), encoding="utf-8")
+    (out / "MODEL_CARD.md").write_text(card_markdown(card), encoding="utf-8")
     return path
+
+
+def card_markdown(card: dict[str, Any]) -> str:
+    """The same card for people: facts first, then the figures as tables."""
+    lines = [f"# {card['name']} — synthetic-video detector", "", f"**{card['limitations']}**", "",
+             f"- weights: `{card['file']}` ({card['format']})", f"- sha256: `{card['sha256']}`",
+             f"- threshold: {card['threshold']} ({card['threshold_rule']})",
+             f"- parameters: {card['architecture']['parameters']:,}", f"- licence: {card['licence']}",
+             f"- intended use: {card['intended_use']}",
+             f"- training: {card['training']['step']} steps, {card['training']['minutes']} min, "
+             f"stopped by {card['training']['stopped']}, best validation AUC {card['training']['best_val_auc']}", ""]
+    test = (card.get("metrics") or {}).get("test")
+    if test:
+        lines += ["## Held-out test uploads (every synthetic family unseen in training)", "",
+                  "| condition | family | real | synthetic | AUC | AP | accuracy | TPR@1%FPR | TPR@5%FPR |",
+                  "|---|---|---|---|---|---|---|---|---|"]
+        for cond in ("clean", "crf28_half"):
+            rows = [("all", test[cond]["all"]), *test[cond]["families"].items()]
+            for name, m in rows:
+                lines.append(f"| {cond} | {name} | {m['n_real']} | {m['n_synthetic']} | {m['auc']} | {m['ap']} | "
+                             f"{m['accuracy']} | {m['tpr_at_1pct_fpr']} | {m['tpr_at_5pct_fpr']} |")
+        lines.append("")
+    lines += ["## Data", "", "```yaml", yaml_dump(card.get("data")), "```", ""]
+    return "\n".join(lines)
+
+
+def yaml_dump(obj: Any) -> str:
+    import yaml
+
+    return str(yaml.safe_dump(obj, sort_keys=False, allow_unicode=True, width=110)).rstrip()
 
 
 def folders_to_recipe(real: Path, synthetic: Path, out: Path, frames: int, size: int, seed: int) -> dict[str, int]:
@@ -329,8 +361,8 @@ def main(argv: list[str] | None = None) -> None:
     result = train(args.data, args.out, cfg, log)
     onnx_file = f"{args.name}.onnx"
     export_onnx(result["model"], args.out / onnx_file)
-    note_path = args.data / "recipe.json"
-    data_note = json.loads(note_path.read_text()) if note_path.exists() else {"data_dir": str(args.data)}
+    data_note: dict[str, Any] = {"recipe": "built-in (detector.data)" if not args.real else
+                                 f"folders real={args.real} synthetic={args.synthetic}", **D.describe(args.data)}
     card = write_card(args.out, args.name, onnx_file, result, None, data_note, cfg)
     # Evaluate the exported graph on the held-out uploads, then record the figures in the card.
     from detector.evaluate import evaluate_folder
