@@ -137,11 +137,19 @@ def test_help_lists_commands(sealframe_home: Path) -> None:
         assert command in result.stdout
 
 
+@pytest.mark.slow
 def test_demo_runs_end_to_end(tmp_path: Path, sealframe_home: Path) -> None:
-    result = run("demo", "--out", str(tmp_path / "demo"), "--json", home=sealframe_home)
-    assert result.returncode == 0, result.stderr
+    from tests.test_e2e_api import tiny_weights
+
+    env = {"SEALFRAME_GENERATOR": f"stdit:{tiny_weights(tmp_path)}"}
+    result = run("demo", "--out", str(tmp_path / "demo"), "--json", home=sealframe_home, env=env)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr
     stages = {s["name"]: s for s in json.loads(result.stdout)["stages"]}
+    assert list(stages) == ["moderate", "keys", "generate", "inspect", "verify", "tamper", "strip", "audit"]
     assert all(s["ok"] for s in stages.values()), stages
     assert stages["inspect"]["details"]["state"] == "trusted"
+    assert stages["verify"]["details"]["verdict"] == "ai_generated_signed"
     assert stages["tamper"]["details"]["state"] == "invalid"
-    assert stages["re-encode"]["details"]["state"] == "absent"
+    assert stages["strip"]["details"]["verdict"] == "ai_generated_watermarked"
+    assert stages["strip"]["details"]["provenance"]["state"] == "absent"
+    assert stages["audit"]["details"]["ok"] is True
