@@ -355,6 +355,8 @@ def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
     if args.shard:  # "i/n": this process runs every n-th clip from the i-th (merge with --merge)
         i, n = (int(x) for x in args.shard.split("/"))
         clips = clips[i::n]
+    if args.reverse:  # a second process on the same shard from the other end (--from-partial dedups)
+        clips = clips[::-1]
     attacks = quick_attacks() if args.quick else A.standard_attacks()
     methods: list[Method] = [] if args.peers_only else [SealFrame()]
     if not args.ours_only:
@@ -515,6 +517,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--false-positives", type=int, default=0, metavar="N", help="run the unmarked-clip check instead")
     ap.add_argument("--from-partial", type=Path, nargs="+", help="print the table of shard or partial JSON files")
     ap.add_argument("--shard", help="i/n: run only every n-th clip starting at the i-th")
+    ap.add_argument("--reverse", action="store_true", help="run the clips in reverse order")
     ap.add_argument("--speeds-only", action="store_true", help="only the embed/extract frames/s")
     ap.add_argument("--fp-seed", type=int, default=7, help="seed of the unmarked-clip generator")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
@@ -533,9 +536,15 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if res["found"] == 0 else 1
     if args.from_partial:  # the table of shards, or of a run that was stopped early
         parts = [json.loads(p.read_text()) for p in args.from_partial]
-        rows = [r for part in parts for r in part["rows"]]
+        seen: set[tuple[str, str]] = set()
+        rows, quality = [], []
+        for part in parts:
+            have = {(q["clip"], q["method"]) for q in part["quality"]} - seen
+            rows += [r for r in part["rows"] if (r["clip"], r["method"]) in have]
+            quality += [q for q in part["quality"] if (q["clip"], q["method"]) in have]
+            seen |= have
         speeds = next((part["speeds"] for part in parts if part.get("speeds")), {})
-        res = {"rows": rows, "quality": [q for part in parts for q in part["quality"]], "speeds": speeds,
+        res = {"rows": rows, "quality": quality, "speeds": speeds,
                "methods": list(dict.fromkeys(r["method"] for r in rows)),
                "attacks": list(dict.fromkeys(r["attack"] for r in rows))}
         print(f"{len({r['clip'] for r in rows})} clips in {', '.join(map(str, args.from_partial))}")
