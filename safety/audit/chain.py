@@ -35,6 +35,7 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from safety.errors import KeyMaterialError, SealFrameError
+from safety.keyfolder import key_folder_lock
 from safety.store import AuditCheckpoint, AuditEvent, Store
 
 GENESIS = "0" * 64
@@ -71,16 +72,9 @@ class AuditKey:
     def load_or_create(cls, keys_dir: Path) -> AuditKey:
         """The checkpoint key under the key folder; made (mode 0600) on first use."""
         key_path, pub_path = keys_dir / AUDIT_KEY, keys_dir / AUDIT_PUB
-        if not key_path.exists():
-            keys_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-            key = ed25519.Ed25519PrivateKey.generate()
-            data = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                     serialization.NoEncryption())
-            fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-            pub_path.write_bytes(key.public_key().public_bytes(serialization.Encoding.PEM,
-                                                               serialization.PublicFormat.SubjectPublicKeyInfo))
+        with key_folder_lock(keys_dir):
+            if not key_path.exists():
+                cls._create(key_path, pub_path)
         try:
             loaded = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
         except (OSError, ValueError, TypeError) as exc:
@@ -88,6 +82,17 @@ class AuditKey:
         if not isinstance(loaded, ed25519.Ed25519PrivateKey):
             raise KeyMaterialError(f"audit key {key_path} is not an Ed25519 key")
         return cls(private=loaded, public=loaded.public_key())
+
+    @staticmethod
+    def _create(key_path: Path, pub_path: Path) -> None:
+        key = ed25519.Ed25519PrivateKey.generate()
+        data = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                 serialization.NoEncryption())
+        fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        pub_path.write_bytes(key.public_key().public_bytes(serialization.Encoding.PEM,
+                                                           serialization.PublicFormat.SubjectPublicKeyInfo))
 
 
 class ChainProblem(BaseModel):

@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from safety.errors import KeyMaterialError
+from safety.keyfolder import key_folder_lock
 
 Algorithm = Literal["es256", "es384", "ps256", "ed25519"]
 SignCallback = Callable[[bytes], bytes]
@@ -128,15 +129,18 @@ def init_dev_keys(
     Existing keys are kept unless `force` is set, so a second `keys init` never invalidates
     credentials already issued.
     """
+    with key_folder_lock(directory):
+        return _init_dev_keys_locked(directory, organization, passphrase, force, valid_days)
+
+
+def _init_dev_keys_locked(
+    directory: Path, organization: str, passphrase: bytes | None, force: bool, valid_days: int
+) -> DevKeyPaths:
     paths = DevKeyPaths(
         directory / ROOT_CERT, directory / ROOT_KEY, directory / SIGNER_CHAIN, directory / SIGNER_KEY
     )
     if not force and all(p.exists() for p in (paths.root_cert, paths.signer_chain, paths.signer_key)):
         return paths
-    try:
-        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-    except OSError as exc:
-        raise KeyMaterialError(f"cannot create key folder {directory}: {exc.strerror}") from None
 
     now = datetime.datetime.now(datetime.UTC)
     root_key = ec.generate_private_key(ec.SECP256R1())

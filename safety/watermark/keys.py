@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from safety.errors import KeyMaterialError
+from safety.keyfolder import key_folder_lock
 from safety.settings import Settings
 
 KEY_BYTES = 32
@@ -65,11 +66,10 @@ def load_or_create_key(settings: Settings) -> bytes:
     """The configured key; created (0600) on first use when it is the default path and absent."""
     path = key_path(settings)
     if not path.exists() and settings.watermark_key is None:
-        try:
-            return create_key(path)
-        except KeyMaterialError:
-            if not path.exists():  # lost a race with another process: read what it wrote
-                raise
+        # Under the key-folder lock another process is never half-way through writing it.
+        with key_folder_lock(path.parent):
+            if not path.exists():
+                return create_key(path)
     return load_key(path)
 
 
