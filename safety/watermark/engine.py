@@ -56,6 +56,8 @@ class WatermarkConfig:
     target_rms: float = 1.75
     """Luma RMS of the mark that rate control aims at (≈ 43 dB PSNR); clips above it keep `strength`."""
     max_gain: float = 2.0
+    max_rms: float = 1.95
+    """… and lowered when masking alone would exceed this luma RMS (≈ 42.3 dB)."""
     informed_margin: float = 0.6
     """Informed embedding lifts each bit until its read-back value (mark + host) reaches this × typical."""
     max_bit_gain: float = 2.5
@@ -199,9 +201,13 @@ def embed(video: Video, payload: bytes, key: bytes, config: WatermarkConfig = DE
     masks = [_mask(cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY), config) for frame in video.frames]
     unit = np.asarray(cv2.resize(_grid_pattern(lay, payload), (w, h), interpolation=cv2.INTER_LINEAR), np.float32)
     # Rate control: smooth clips would leave most of the distortion budget unused and lose the mark
-    # to the codec, so the whole clip's gain is raised (never lowered) towards the target RMS.
+    # to the codec, so their gain is raised towards the target RMS; busy ones are capped.
     expected = config.strength * float(np.sqrt(np.mean([np.mean(m * m) for m in masks]) * np.mean(unit * unit)))
-    gain = float(np.clip(config.target_rms / max(expected, 1e-6), 1.0, config.max_gain))
+    expected = max(expected, 1e-6)
+    if expected < config.target_rms:
+        gain = min(config.target_rms / expected, config.max_gain)
+    else:  # busy texture lifts the mask everywhere: cap the distortion (PSNR ≥ 42 dB)
+        gain = min(1.0, config.max_rms / expected)
     bit_gain = _informed_gains(video, masks, payload, lay, config)
     cell_gain = np.where(lay.bit_of_cell >= 0, bit_gain[np.maximum(lay.bit_of_cell, 0)], 1.0)
     # Same distortion budget as without it: energy moves from bits the host helps to those it hurts.
