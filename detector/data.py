@@ -307,7 +307,7 @@ def stdit_clips(weights: Path, n: int, seed: int, frames: int = 16, steps: int =
     out: list[np.ndarray] = []
     for i in range(0, n, batch):
         seeds = [seed * 7919 + j for j in range(i, min(n, i + batch))]
-        prompts = [sample_spec(s, "test").caption for s in seeds]
+        prompts = [sample_spec(s, "any").caption for s in seeds]
         out += list(generate_clips(model, prompts, seeds, frames, size, size, steps=steps))
     return out
 

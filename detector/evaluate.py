@@ -37,7 +37,7 @@ def degrade(video: Video, scale: float = 0.5, crf: int = 28) -> Video:
 
 def _table(y: np.ndarray, s: np.ndarray, fam: np.ndarray, threshold: float) -> dict[str, Any]:
     out: dict[str, Any] = {"all": summary(y, s, threshold), "families": {}}
-    for f in sorted(set(fam[y == 1])):
+    for f in sorted(map(str, set(fam[y == 1]))):
         keep = (y == 0) | (fam == f)
         out["families"][f] = summary(y[keep], s[keep], threshold)
     return out

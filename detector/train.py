@@ -230,6 +230,25 @@ def train(data_dir: Path, out: Path, cfg: TrainConfig, log: Any = print) -> dict
             "history": history, "torch_weights_sha256": weights_sha, "model": model}
 
 
+def finalize(data_dir: Path, out: Path, cfg: TrainConfig) -> dict[str, Any]:
+    """The result of a finished run, rebuilt from its saved model and training state."""
+    from detector.export import load_model
+
+    model, _ = load_model(out / "model.safetensors")
+    with safe_open(str(out / "state.safetensors"), framework="pt") as f:
+        meta = json.loads(f.metadata()["meta"])
+    va = load_split(data_dir, D.VAL)
+    a, b = float(model.calib_a), float(model.calib_b)
+    val_p = 1 / (1 + np.exp(-(a * logits_of(model, va["x"]) + b)))
+    threshold = threshold_at_fpr(val_p[va["y"] == 0], cfg.fpr_target)
+    stopped = "early_stopping" if meta["bad_evals"] >= cfg.patience else (
+        "max_steps" if meta["step"] >= cfg.max_steps else "max_minutes")
+    return {"step": meta["step"], "minutes": round(meta["wall"] / 60, 1), "stopped": stopped,
+            "best_val_auc": round(meta["best_auc"], 4), "calibration": {"a": round(a, 6), "b": round(b, 6)},
+            "threshold": threshold, "val": summary(va["y"], val_p, threshold), "history": meta["history"],
+            "model": model}
+
+
 def write_card(out: Path, name: str, onnx_file: str, result: dict[str, Any], test: dict[str, Any] | None,
                data_note: dict[str, Any], cfg: TrainConfig) -> Path:
     import yaml
@@ -340,6 +359,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--out", type=Path, default=Path("runs/detector/train"))
     ap.add_argument("--name", default="sealframe-det-t")
     ap.add_argument("--install", action="store_true", help="copy the ONNX file and card into detector/weights/")
+    ap.add_argument("--finalize", action="store_true",
+                    help="skip training: calibrate, export, evaluate and write the card from --out's saved model")
     for f, v in asdict(TrainConfig()).items():
         ap.add_argument(f"--{f.replace('_', '-')}", type=type(v), default=v)
     args = ap.parse_args(argv)
@@ -358,7 +379,7 @@ def main(argv: list[str] | None = None) -> None:
     def log(msg: str) -> None:
         print(msg, flush=True)
 
-    result = train(args.data, args.out, cfg, log)
+    result = finalize(args.data, args.out, cfg) if args.finalize else train(args.data, args.out, cfg, log)
     onnx_file = f"{args.name}.onnx"
     export_onnx(result["model"], args.out / onnx_file)
     data_note: dict[str, Any] = {"recipe": "built-in (detector.data)" if not args.real else

@@ -178,6 +178,20 @@ def stage_moderate(st: DemoState) -> Stage:
                                                               "normalized"}) for k, d in got.items()})
 
 
+def stage_detect(st: DemoState) -> Stage:
+    from detector.runtime import default_detector
+
+    key = "stripped" if "stripped" in st.files else "reencoded"
+    det = default_detector()
+    score = det.score_path(st.files[key])
+    verdict = "flagged as likely synthetic" if score.flagged else "not flagged"
+    # Reported either way: the detector is one signal, and the committed default is a small-data model.
+    return Stage(name="detect", ok=True,
+                 summary=f"{st.files[key].name} (no manifest) scores {score.score:.3f} vs threshold "
+                         f"{score.threshold:.3f} → {verdict} [{score.model}, {det.providers[0]}]",
+                 details=score.model_dump(mode="json"))
+
+
 STAGES: list[Callable[[DemoState], Stage]] = [
     stage_moderate,
     stage_keys,
@@ -187,6 +201,7 @@ STAGES: list[Callable[[DemoState], Stage]] = [
     stage_tamper,
     stage_strip,
     stage_audit,
+    stage_detect,
 ]
 
 

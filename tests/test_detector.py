@@ -230,3 +230,14 @@ def test_platform_chain_treats_both_classes_alike() -> None:
     for clip in (real, fake):
         out = platform_process(clip, 32, np.random.default_rng(1))
         assert out.shape == (8, 32, 32, 3) and out.dtype == np.uint8
+
+
+def test_committed_default_loads_checked_and_scores(tmp_path: Path) -> None:
+    from detector.runtime import DEFAULT_CARD
+
+    card = load_card(DEFAULT_CARD)
+    assert sha256_file(DEFAULT_CARD.parent / card.file) == card.sha256
+    assert (DEFAULT_CARD.parent / card.file).stat().st_size <= 25 * 1024 * 1024
+    det = Detector.from_card(DEFAULT_CARD)
+    score = det.score_path(write_video(make_video(20, 128, 96), tmp_path / "u.mp4"))
+    assert score.model == card.model_id and 0.0 <= score.score <= 1.0 and score.threshold == card.threshold
