@@ -145,7 +145,7 @@ def test_demo_runs_end_to_end(tmp_path: Path, sealframe_home: Path) -> None:
     result = run("demo", "--out", str(tmp_path / "demo"), "--json", home=sealframe_home, env=env)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr
     stages = {s["name"]: s for s in json.loads(result.stdout)["stages"]}
-    assert list(stages) == ["moderate", "keys", "generate", "inspect", "verify", "tamper", "strip", "audit"]
+    assert list(stages) == ["moderate", "keys", "generate", "inspect", "verify", "tamper", "strip", "audit", "detect"]
     assert all(s["ok"] for s in stages.values()), stages
     assert stages["inspect"]["details"]["state"] == "trusted"
     assert stages["verify"]["details"]["verdict"] == "ai_generated_signed"
@@ -153,3 +153,4 @@ def test_demo_runs_end_to_end(tmp_path: Path, sealframe_home: Path) -> None:
     assert stages["strip"]["details"]["verdict"] == "ai_generated_watermarked"
     assert stages["strip"]["details"]["provenance"]["state"] == "absent"
     assert stages["audit"]["details"]["ok"] is True
+    assert 0.0 <= stages["detect"]["details"]["score"] <= 1.0
