@@ -181,6 +181,22 @@ def test_training_state_round_trip_restores_optimiser(tmp_path: Path) -> None:
     assert torch.equal(opt.state[p]["exp_avg_sq"], o2.state[p2]["exp_avg_sq"])
 
 
+def test_warm_start_keeps_the_head_only_for_the_same_prediction_target(tmp_path: Path) -> None:
+    from generator.stdit.train import warm_start
+
+    src = tiny_model(3)
+    export_weights(tmp_path / "x0.safetensors", src, {}, dtype=torch.float32)
+    dst = tiny_model(4)
+    assert warm_start(dst, tmp_path / "x0.safetensors")
+    assert all(torch.equal(a, b) for a, b in zip(src.parameters(), dst.parameters(), strict=True))
+    src.config.prediction = "velocity"
+    export_weights(tmp_path / "v.safetensors", src, {}, dtype=torch.float32)
+    dst = tiny_model(4)
+    assert not warm_start(dst, tmp_path / "v.safetensors")
+    assert torch.equal(dst.blocks[0].attn_s.qkv.weight, src.blocks[0].attn_s.qkv.weight)
+    assert not torch.equal(dst.final.linear.weight, src.final.linear.weight)
+
+
 @pytest.mark.slow
 def test_resumed_training_matches_an_uninterrupted_run(tmp_path: Path) -> None:
     from generator.stdit.configs import TRAIN_CONFIGS
@@ -307,3 +323,17 @@ def test_evaluate_reports_ours_next_to_the_baselines() -> None:
     assert result["ground_truth"]["colour"] == 1.0
     table = format_table(result)
     assert "random clip" in table and "motion adherence" in table
+
+
+def test_committed_default_weights_match_their_card_and_generate() -> None:
+    from generator.registry import default_weights, load_generator, read_card
+
+    weights = default_weights()
+    card = read_card(weights)
+    assert card is not None and weights.stat().st_size <= 25 * 2**20
+    assert sha256_file(weights) == card["sha256"]
+    assert {"config", "steps", "wall_minutes"} <= set(card["training"]) and card["metrics"]
+    gen = load_generator()
+    assert gen.card.weights_sha256 == card["sha256"] and gen.card.id == card["id"]
+    video = gen.generate(GenerationRequest("a red circle moves right on a white background", steps=2))
+    assert video.frames.shape == (16, 64, 64, 3)

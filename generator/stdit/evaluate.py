@@ -108,7 +108,8 @@ def contact_sheet(model: torch.nn.Module, path: Path, steps: int = 20, guidance:
         img = Image.fromarray(strip).resize((strip.shape[1] * scale, h * scale), Image.NEAREST)
         sheet.paste(img, (0, y + label_h))
     path.parent.mkdir(parents=True, exist_ok=True)
-    sheet.save(path, optimize=True)
+    # A 128-colour palette keeps the committed PNG small; flat-shaded shapes lose nothing to it.
+    sheet.quantize(colors=128).save(path, optimize=True)
     return path
 
 

@@ -30,7 +30,11 @@ DATA_RECIPE = (
 )
 
 
-def publish(run: Path, eval_json: Path | None, name: str, version: str, sampler: dict[str, Any]) -> Path:
+TARGETS = {"colour": 0.80, "shape": 0.60, "motion": 0.80}
+
+
+def publish(run: Path, eval_json: Path | None, name: str, version: str, sampler: dict[str, Any],
+            notes: list[str] | None = None) -> Path:
     model, meta = load_weights(run / "ema.safetensors", None)
     weights = WEIGHTS_DIR / f"{name}.safetensors"
     info = {"step": meta["step"], "wall_seconds": meta["wall_seconds"], "train_config": meta["train_config"]}
@@ -52,7 +56,7 @@ def publish(run: Path, eval_json: Path | None, name: str, version: str, sampler:
         "architecture": model.config.to_dict(),
         "params": sum(p.numel() for p in model.parameters()),
         "text_encoder": "sentence-transformers/all-MiniLM-L6-v2 (frozen, offline)",
-        "objective": "rectified flow, velocity prediction, logit-normal times",
+        "objective": "rectified flow; the head predicts x0, the loss is on the derived velocity; logit-normal times",
         "training_data": DATA_RECIPE,
         "training": {"config": meta["train_config"], "steps": meta["step"],
                      "clips_seen": meta["step"] * meta["train_config"]["batch_size"],
@@ -61,6 +65,9 @@ def publish(run: Path, eval_json: Path | None, name: str, version: str, sampler:
         "sampler": sampler,
         "sampler_shift": sampler.get("shift", 1.0),
         "metrics": metrics,
+        "targets": {f"{k}_adherence": {"target": v, "met": bool(metrics.get(f"{k}_adherence", 0) >= v)}
+                    for k, v in TARGETS.items()},
+        "notes": notes or [],
         "evaluation": evaluation,
     }
     path = card_path(weights)
@@ -77,9 +84,11 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--guidance", type=float, default=4.0)
     ap.add_argument("--shift", type=float, default=1.0)
+    ap.add_argument("--note", action="append", default=[], help="a line for the card's notes (repeatable)")
     args = ap.parse_args()
     path = publish(args.run, args.eval, args.name, args.version,
-                   {"method": "euler", "steps": args.steps, "guidance": args.guidance, "shift": args.shift})
+                   {"method": "euler", "steps": args.steps, "guidance": args.guidance, "shift": args.shift},
+                   args.note)
     print(f"wrote {path}")
 
 
