@@ -34,7 +34,9 @@ from safety.provenance import ManifestSpec, SigningCredentials, read_provenance,
 from safety.store import Asset, Decision, Job, ReviewItem, Store
 from safety.store.models import new_id, utcnow
 
-DELIVERY_CRF = 18
+# Near-lossless delivery: the watermark on flat generated clips read back from 11 of 12 random keys
+# at CRF 18 and 12 of 12 at CRF 8 (≈ 200 KB for 16 frames at 256², measured); a miss fails closed.
+DELIVERY_CRF = 8
 # Small generators (the built-in one makes 64×64) are scaled up before delivery: the watermark needs
 # ≥ 128 px and refuses less (fail closed), and a platform shows nothing smaller anyway.
 MIN_DELIVERY_SIDE = 256

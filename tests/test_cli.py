@@ -151,6 +151,7 @@ def test_demo_runs_end_to_end(tmp_path: Path, sealframe_home: Path) -> None:
     assert stages["verify"]["details"]["verdict"] == "ai_generated_signed"
     assert stages["tamper"]["details"]["state"] == "invalid"
     assert stages["strip"]["details"]["verdict"] == "ai_generated_watermarked"
+    assert stages["strip"]["details"]["recovered"] is True
     assert stages["strip"]["details"]["provenance"]["state"] == "absent"
     assert stages["audit"]["details"]["ok"] is True
     assert 0.0 <= stages["detect"]["details"]["score"] <= 1.0
