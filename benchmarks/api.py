@@ -58,6 +58,32 @@ def start_server(home: Path, env: dict[str, str]) -> tuple[subprocess.Popen[byte
     raise SystemExit("server did not start")
 
 
+FINAL = ("succeeded", "failed", "held", "rejected", "cancelled")
+
+
+def run_jobs(
+    url: str, headers: dict[str, str], bodies: list[dict[str, object]]
+) -> tuple[dict[str, object], dict[str, str]]:
+    """Submit every generation at once and poll until each is final: (summary with jobs/min, state per job)."""
+    t0 = time.perf_counter()
+    ids = []
+    for body in bodies:
+        r = httpx.post(url + "/v1/generations", headers=headers, timeout=120, json=body)
+        r.raise_for_status()
+        ids.append(r.json()["id"])
+    states: dict[str, str] = {}
+    while len(states) < len(ids):
+        for job_id in ids:
+            if job_id not in states:
+                st = httpx.get(f"{url}/v1/generations/{job_id}", headers=headers).json()["status"]
+                if st in FINAL:
+                    states[job_id] = st
+        time.sleep(0.3)
+    wall = time.perf_counter() - t0
+    counts = {s: list(states.values()).count(s) for s in sorted(set(states.values()))}
+    return {"jobs": len(ids), "seconds": wall, "jobs_per_min": len(ids) / wall * 60, "states": counts}, states
+
+
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
@@ -102,25 +128,8 @@ def main() -> None:
                                                  "p50_ms": pct(lat, 0.5) * 1e3, "p95_ms": pct(lat, 0.95) * 1e3}
 
         # Generation jobs/min: submit all at once, wait until every one is final.
-        t0 = time.perf_counter()
-        ids = []
-        for i in range(args.jobs):
-            r = httpx.post(url + "/v1/generations", headers=h, timeout=120,
-                           json={"prompt": PROMPTS[0], "seed": i})
-            r.raise_for_status()
-            ids.append(r.json()["id"])
-        states: dict[str, str] = {}
-        while len(states) < len(ids):
-            for job_id in ids:
-                if job_id not in states:
-                    st = httpx.get(f"{url}/v1/generations/{job_id}", headers=h).json()["status"]
-                    if st in ("succeeded", "failed", "held", "rejected"):
-                        states[job_id] = st
-            time.sleep(0.5)
-        wall = time.perf_counter() - t0
-        counts = {s: list(states.values()).count(s) for s in set(states.values())}
-        results["generation"] = {"jobs": len(ids), "seconds": wall, "jobs_per_min": len(ids) / wall * 60,
-                                 "states": counts}
+        summary, states = run_jobs(url, h, [{"prompt": PROMPTS[0], "seed": i} for i in range(args.jobs)])
+        results["generation"] = summary
         sealed = next((j for j, s in states.items() if s == "succeeded"), None)
 
         # Verification latency on a 5 s 720p upload: unsigned, and (when a job sealed one) ours re-sized.

@@ -29,12 +29,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from api import PROMPTS, pct, start_server  # noqa: E402
+from api import PROMPTS, pct, run_jobs, start_server  # noqa: E402
 
 from safety.demo import demo_clip  # noqa: E402
 from safety.media import write_video  # noqa: E402
-
-FINAL = ("succeeded", "failed", "held", "rejected", "cancelled")
 
 
 def stack(cmd: str, folder: str) -> str:
@@ -88,24 +86,11 @@ def moderation_rps(urls: list[str], headers: dict[str, str], n: int, clients: in
 
 
 def jobs_per_min(url: str, headers: dict[str, str], jobs: int, seed0: int) -> dict[str, object]:
-    t0 = time.perf_counter()
-    ids = []
-    for i in range(jobs):
-        r = httpx.post(url + "/v1/generations", headers=headers, timeout=120, json={
-            "prompt": PROMPTS[0], "seed": seed0 + i, "frames": 8, "width": 64, "height": 64, "steps": 4})
-        r.raise_for_status()
-        ids.append(r.json()["id"])
-    states: dict[str, str] = {}
-    while len(states) < len(ids):
-        for job_id in ids:
-            if job_id not in states:
-                st = httpx.get(f"{url}/v1/generations/{job_id}", headers=headers).json()["status"]
-                if st in FINAL:
-                    states[job_id] = st
-        time.sleep(0.3)
-    wall = time.perf_counter() - t0
-    return {"jobs": jobs, "seconds": wall, "jobs_per_min": jobs / wall * 60,
-            "states": {s: list(states.values()).count(s) for s in sorted(set(states.values()))}}
+    bodies: list[dict[str, object]] = [
+        {"prompt": PROMPTS[0], "seed": seed0 + i, "frames": 8, "width": 64, "height": 64, "steps": 4}
+        for i in range(jobs)
+    ]
+    return run_jobs(url, headers, bodies)[0]
 
 
 def verify_latency(url: str, headers: dict[str, str], data: bytes, runs: int) -> dict[str, float]:
