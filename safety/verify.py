@@ -98,14 +98,15 @@ class Verifier:
         p = Path(path)
         provenance = read_provenance(p, self.trust_anchors)
         video = read_video(p, max_frames=VERIFY_FRAMES)
-        watermark = self._watermark(video)
+        watermark = self.read_watermark(video)
         match = self._lookup(watermark, provenance)
         detector = self._detect(video)
         verdict, summary, reasons = decide(provenance, watermark, match, detector)
         return VerificationReport(verdict=verdict, summary=summary, provenance=provenance, watermark=watermark,
                                   manifest_match=match, detector=detector, reasons=tuple(reasons))
 
-    def _watermark(self, video: Video) -> WatermarkSignal:
+    def read_watermark(self, video: Video) -> WatermarkSignal:
+        """Our watermark in `video`; a clip that cannot carry one reads as not found, with the reason."""
         from safety.watermark import extract
 
         try:

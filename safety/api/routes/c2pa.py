@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response
@@ -18,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from safety.api.deps import KeyDep, StateDep, errors
 from safety.api.state import AppState
 from safety.api.uploads import save_stream
-from safety.errors import MediaError, SealFrameError
+from safety.errors import MediaError
 from safety.media import read_video
 from safety.provenance import WATERMARK_ALG
 from safety.store import Asset
@@ -121,18 +122,13 @@ async def matches_by_content(
     return _matches(state, payload, maxResults, score=max(0, min(100, round(confidence * 100))))
 
 
-def _extract(state: AppState, path: object) -> tuple[bytes, float] | None:
-    from safety.watermark import extract, load_or_create_key
-
+def _extract(state: AppState, path: Path) -> tuple[bytes, float] | None:
     try:
-        video = read_video(path, max_frames=VERIFY_FRAMES)  # type: ignore[arg-type]
+        video = read_video(path, max_frames=VERIFY_FRAMES)
     except MediaError as exc:
         raise HTTPException(415, str(exc)) from None
-    try:
-        r = extract(video, load_or_create_key(state.settings))
-    except SealFrameError:
-        return None
-    return (r.payload, r.confidence) if r.found and r.payload else None
+    signal = state.verifier.read_watermark(video)
+    return (bytes.fromhex(signal.payload), signal.confidence) if signal.found and signal.payload else None
 
 
 @router.get("/manifests/{manifestId}", response_class=Response,
