@@ -9,7 +9,6 @@ uploads into one call. Calibration is inside the graph: `score` is the calibrate
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import logging
 import os
@@ -21,16 +20,11 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 from detector.model import CalibratedDetector, DetectorConfig, SyntheticVideoDetector
+from generator.hashing import sha256_file
 
 OPSET = 17
 
 
-def sha256_file(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def save_model(model: SyntheticVideoDetector, path: str | Path, meta: dict[str, Any] | None = None) -> str:

@@ -76,7 +76,7 @@ def load_card(path: str | Path) -> DetectorCard:
 
 def verified_weights(card: DetectorCard, card_path: str | Path) -> Path:
     """The weights file the card names, after its sha256 matched; `ModelError` otherwise."""
-    from detector.export import sha256_file
+    from generator.hashing import sha256_file
 
     path = Path(card_path).parent / card.file
     if not path.is_file():

@@ -6,7 +6,6 @@ non-tensor fact (configs, step, wall time) goes into the safetensors metadata as
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from pathlib import Path
@@ -16,15 +15,8 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
+from generator.hashing import sha256_file
 from generator.stdit.model import STDiT, STDiTConfig
-
-
-def sha256_file(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _atomic_save(tensors: dict[str, torch.Tensor], meta: dict[str, str], path: Path) -> None:

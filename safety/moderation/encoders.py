@@ -12,7 +12,6 @@ model card names, in order.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 from typing import Any, Protocol
@@ -20,6 +19,7 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from generator.hashing import sha256_file
 from safety.errors import ModelError
 
 MAX_TOKENS = 128
@@ -33,12 +33,6 @@ class Encoder(Protocol):
     def encode(self, texts: list[str]) -> F32: ...
 
 
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def check_sha256(path: Path, expected: str) -> None:

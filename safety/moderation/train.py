@@ -26,8 +26,9 @@ from typing import Any
 import numpy as np
 import yaml
 
+from generator.hashing import sha256_file
 from safety.moderation import dataset
-from safety.moderation.encoders import F32, MiniLMOnnx, UseEncoder, sha256_file
+from safety.moderation.encoders import F32, MiniLMOnnx, UseEncoder
 from safety.moderation.normalize import normalize
 
 WEIGHTS = Path(__file__).with_name("weights")
