@@ -27,10 +27,8 @@ import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from api import PROMPTS, pct, run_jobs, start_server  # noqa: E402
-
+from benchmarks.api import PROMPTS, pct, run_jobs, start_server  # noqa: E402
 from safety.demo import demo_clip  # noqa: E402
 from safety.media import write_video  # noqa: E402
 
