@@ -5,6 +5,7 @@ Every model here is tiny and random, built in the test; nothing is downloaded.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import replace
 from pathlib import Path
 
@@ -66,6 +67,39 @@ def test_patchify_round_trip_and_output_shape() -> None:
     assert model(x2, torch.rand(1), states[:1], mask[:1], pooled[:1]).shape == x2.shape
     with pytest.raises(ValueError, match="not divisible"):
         model(torch.randn(1, 3, 3, 32, 32), torch.rand(1), states[:1], mask[:1], pooled[:1])
+
+
+def test_absolute_positions_start_at_zero_and_let_a_constant_clip_vary_in_space_and_time(tmp_path: Path) -> None:
+    from generator.stdit.model import abs_position_features
+
+    feats = abs_position_features((2, 4, 4))
+    assert feats.shape == (32, 48) and bool(torch.isfinite(feats).all())
+    # Fractions of the clip, not indices: the first and last token's features do not depend on the size.
+    big = abs_position_features((4, 8, 8))
+    assert not torch.allclose(feats[0], feats[-1]) and not torch.allclose(big[0], feats[0])
+    torch.manual_seed(0)
+    plain = tiny_model()
+    with_pos = STDiT(replace(plain.config, abs_pos=True))
+    with_pos.load_state_dict(plain.state_dict(), strict=False)
+    states, mask, pooled = random_text(1)
+    x = torch.zeros(1, 3, 4, 32, 32)  # every patch identical: only position can tell them apart
+    t = torch.tensor([1.0])
+    assert torch.equal(with_pos(x, t, states, mask, pooled), plain(x, t, states, mask, pooled))  # zero-init
+    with torch.no_grad():
+        with_pos.pos_proj.weight.normal_(0, 0.5)
+    out = with_pos(x, t, states, mask, pooled)
+    assert not torch.allclose(out[..., :8], out[..., -8:], atol=1e-4)  # left vs right columns
+    assert not torch.allclose(out[:, :, :2], out[:, :, 2:], atol=1e-4)  # first vs second frame-group
+    x2 = torch.zeros(1, 3, 8, 48, 40)
+    assert with_pos(x2, t, states, mask, pooled).shape == x2.shape
+    # Warm-starting a model with the position map from one without: the map starts at zero.
+    from generator.stdit.train import warm_start
+
+    export_weights(tmp_path / "plain.safetensors", plain, {}, dtype=torch.float32)
+    assert warm_start(with_pos, tmp_path / "plain.safetensors")
+    assert with_pos.pos_proj is not None and torch.count_nonzero(with_pos.pos_proj.weight) > 0  # left as it was
+    fresh = STDiT(replace(plain.config, abs_pos=True))
+    assert warm_start(fresh, tmp_path / "plain.safetensors") and torch.count_nonzero(fresh.pos_proj.weight) == 0
 
 
 def test_adaln_zero_init_predicts_zero_velocity() -> None:
@@ -195,6 +229,36 @@ def test_warm_start_keeps_the_head_only_for_the_same_prediction_target(tmp_path:
     assert not warm_start(dst, tmp_path / "v.safetensors")
     assert torch.equal(dst.blocks[0].attn_s.qkv.weight, src.blocks[0].attn_s.qkv.weight)
     assert not torch.equal(dst.final.linear.weight, src.final.linear.weight)
+
+
+def test_learning_rate_warms_up_then_follows_a_cosine_to_its_floor() -> None:
+    from generator.stdit.configs import TrainConfig
+    from generator.stdit.train import lr_at
+
+    cfg = TrainConfig(name="x", model="STDiT-T/2x8", lr=1e-3, warmup_steps=10, max_steps=110, lr_final=0.1)
+    assert lr_at(cfg, 0) == pytest.approx(1e-4) and lr_at(cfg, 9) == pytest.approx(1e-3)
+    assert lr_at(cfg, 60) == pytest.approx(1e-3 * 0.55)  # half-way down the cosine
+    assert lr_at(cfg, 110) == pytest.approx(1e-4) and lr_at(cfg, 500) == pytest.approx(1e-4)
+    values = [lr_at(cfg, s) for s in range(10, 111)]
+    assert all(a >= b for a, b in itertools.pairwise(values))
+    assert lr_at(replace(cfg, lr_final=1.0), 100) == pytest.approx(1e-3)  # constant after warm-up
+
+
+def test_training_times_shift_toward_noise_with_a_positive_mean() -> None:
+    from generator.stdit.flow import sample_times
+
+    g = torch.Generator().manual_seed(0)
+    centred = sample_times(20_000, g)
+    shifted = sample_times(20_000, g, mean=0.8, std=0.8)
+    assert float(centred.median()) == pytest.approx(0.5, abs=0.02)
+    assert float(shifted.median()) == pytest.approx(float(torch.sigmoid(torch.tensor(0.8))), abs=0.02)
+    assert float(shifted.min()) > 0.0 and float(shifted.max()) < 1.0
+    # The band at the noise end: about `top` of the times land in [0.97, 1], against ~0.3 % without it.
+    banded = sample_times(20_000, g, mean=1.0, std=1.0, top=0.15)
+    plain = sample_times(20_000, g, mean=1.0, std=1.0)
+    share = float((banded >= 0.97).float().mean())
+    assert 0.14 < share < 0.17 and float((plain >= 0.97).float().mean()) < 0.02
+    assert float(banded.max()) <= 1.0
 
 
 @pytest.mark.slow

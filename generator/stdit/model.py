@@ -9,6 +9,9 @@ also splits the job the way the data does (what a frame looks like vs. how it mo
 
 Positions are rotary: 2-D RoPE (height, width) in spatial attention and 1-D RoPE (time) in temporal
 attention, so together a factorised 3-D RoPE; there is no learned table tied to one clip size.
+RoPE is relative, so the default architecture also adds sin/cos features of each token's fractional
+(t, y, x) position through a zero-initialised linear map (`abs_position_features`): where a motion
+starts and ends is absolute, and from pure noise nothing else tells the tokens apart.
 The head predicts the clean clip x0 and the velocity is derived from it (`x0_to_velocity`):
 pixel patches are wider than the trunk, and only x0 survives that bottleneck.
 Text conditions the model twice: cross-attention on the frozen MiniLM token states, and the pooled
@@ -44,6 +47,7 @@ class STDiTConfig:
     mlp_ratio: float = 4.0
     text_dim: int = 384
     prediction: str = "x0"  # what the output head predicts: "x0" (clean clip) or "velocity"
+    abs_pos: bool = False  # add absolute spacetime position features to the tokens (zero-initialised map)
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -74,6 +78,21 @@ def rope_2d(h: int, w: int, head_dim: int) -> tuple[torch.Tensor, torch.Tensor]:
 def rope_1d(n: int, head_dim: int) -> tuple[torch.Tensor, torch.Tensor]:
     ang = rope_angles(torch.arange(n), head_dim)
     return ang.cos(), ang.sin()
+
+
+def abs_position_features(grid: tuple[int, int, int], bands: int = 8) -> torch.Tensor:
+    """(T'·H'·W', 6·bands) sin/cos features of each token's *fractional* (t, y, x) position in the clip.
+
+    RoPE is relative: from pure noise (where sampling starts) every token looks alike, so a network
+    with only RoPE cannot say "the object starts at the left and ends at the right"; measured, its
+    samples put the object in the middle and kept it still. Fractions of the clip (not indices) keep
+    the features meaningful at any clip size.
+    """
+    axes = [(torch.arange(n, dtype=torch.float32) + 0.5) / n for n in grid]
+    tt, yy, xx = torch.meshgrid(*axes, indexing="ij")
+    k = torch.arange(1, bands + 1, dtype=torch.float32) * math.pi
+    feats = [f(u.reshape(-1, 1) * k) for u in (tt, yy, xx) for f in (torch.sin, torch.cos)]
+    return torch.cat(feats, dim=1)
 
 
 def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
@@ -216,6 +235,7 @@ class STDiT(nn.Module):
         d = cfg.hidden
         self.patch_dim = cfg.channels * cfg.patch_t * cfg.patch_h * cfg.patch_w
         self.x_embed = nn.Linear(self.patch_dim, d)
+        self.pos_proj = nn.Linear(6 * 8, d) if cfg.abs_pos else None
         self.t_embed = TimestepEmbedder(d)
         self.text_proj = nn.Sequential(nn.Linear(cfg.text_dim, d), nn.GELU(approximate="tanh"), nn.Linear(d, d))
         self.pooled_proj = nn.Sequential(nn.Linear(cfg.text_dim, d), nn.SiLU(), nn.Linear(d, d))
@@ -243,6 +263,9 @@ class STDiT(nn.Module):
         nn.init.zeros_(self.final.adaLN[-1].bias)
         nn.init.zeros_(self.final.linear.weight)
         nn.init.zeros_(self.final.linear.bias)
+        if self.pos_proj is not None:  # starts at zero: adding it to a trained model changes nothing at first
+            nn.init.zeros_(self.pos_proj.weight)
+            nn.init.zeros_(self.pos_proj.bias)
 
     def patchify(self, x: torch.Tensor) -> tuple[torch.Tensor, tuple[int, int, int]]:
         """(B, C, T, H, W) → tokens (B, T'·H'·W', patch_dim) ordered time-major, and the grid."""
@@ -278,6 +301,8 @@ class STDiT(nn.Module):
         rope_s = tuple(r.to(x.device) for r in rope_2d(gh, gw, head_dim))
         rope_t = tuple(r.to(x.device) for r in rope_1d(gt, head_dim))
         h = self.x_embed(tokens)
+        if self.pos_proj is not None:
+            h = h + self.pos_proj(abs_position_features(grid).to(h.device, h.dtype))
         c = self.t_embed(t) + self.pooled_proj(pooled)
         txt = self.text_proj(text)
         for block in self.blocks:
@@ -315,6 +340,9 @@ def x0_to_velocity(x0: torch.Tensor, x_t: torch.Tensor, t: torch.Tensor, t_min: 
 STDIT_CONFIGS: dict[str, STDiTConfig] = {
     "STDiT-T/2x8": STDiTConfig(hidden=64, depth=2, heads=2),
     "STDiT-S/2x8": STDiTConfig(hidden=192, depth=4, heads=6),
+    # Four frames per token: half the tokens of 2x8, so twice the clips per CPU second (measured
+    # 22 vs 12 clips/s at batch 16 on 2 cores); objects move ≤ 2 px a frame, which a 4-frame patch holds.
+    "STDiT-S/4x8": STDiTConfig(hidden=192, depth=4, heads=6, patch_t=4, abs_pos=True),
     "STDiT-B/2x8": STDiTConfig(hidden=384, depth=12, heads=6),
 }
 

@@ -45,6 +45,7 @@ def publish(run: Path, eval_json: Path | None, name: str, version: str, sampler:
         evaluation = json.loads(eval_json.read_text())
         metrics = {f"{k}_adherence": round(evaluation["ours"][k], 4) for k in ("colour", "shape", "motion")}
         metrics.update({k: round(evaluation["ours"][k], 4) for k in ("frame_diff_mae", "object_persistence")})
+    tc = meta["train_config"]
     card = {
         "id": f"sealframe/{name}",
         "version": version,
@@ -56,12 +57,14 @@ def publish(run: Path, eval_json: Path | None, name: str, version: str, sampler:
         "architecture": model.config.to_dict(),
         "params": sum(p.numel() for p in model.parameters()),
         "text_encoder": "sentence-transformers/all-MiniLM-L6-v2 (frozen, offline)",
-        "objective": "rectified flow; the head predicts x0, the loss is on the derived velocity; logit-normal times",
+        "objective": ("rectified flow; the head predicts x0, the loss is on the derived velocity; logit-normal times "
+                      f"(mean {tc.get('t_mean', 0.0)}, std {tc.get('t_std', 1.0)}), {tc.get('t_top', 0.0):.0%} of them "
+                      "uniform in [0.97, 1]"),
         "training_data": DATA_RECIPE,
         "training": {"config": meta["train_config"], "steps": meta["step"],
                      "clips_seen": meta["step"] * meta["train_config"]["batch_size"],
                      "wall_minutes": round(meta["wall_seconds"] / 60, 1),
-                     "hardware": "2 shared CPU cores (bf16 autocast), no GPU"},
+                     "hardware": f"2 CPU cores ({'bf16 autocast' if tc.get('amp') else 'fp32'}), no GPU"},
         "sampler": sampler,
         "sampler_shift": sampler.get("shift", 1.0),
         "metrics": metrics,
