@@ -46,8 +46,9 @@ def score(reading: ClipReading, spec: ClipSpec) -> dict[str, bool]:
 
 
 def evaluate(model: torch.nn.Module, n: int = 240, steps: int = 20, guidance: float = 4.0, batch: int = 8,
-             shift: float = 1.0, frames: int = 16, size: int = 64, quiet: bool = False) -> dict[str, Any]:
-    specs = heldout_specs(n)
+             shift: float = 1.0, frames: int = 16, size: int = 64, quiet: bool = False,
+             offset: int = 0) -> dict[str, Any]:
+    specs = heldout_specs(n, offset)
     rng = np.random.default_rng(1234)
     rows: dict[str, list[dict[str, bool]]] = {"ours": [], "random_clip": [], "ground_truth": []}
     consist: dict[str, list[dict[str, float]]] = {"ours": [], "ground_truth": []}
@@ -69,7 +70,7 @@ def evaluate(model: torch.nn.Module, n: int = 240, steps: int = 20, guidance: fl
             acc = {k: np.mean([r[k] for r in rows["ours"]]) for k in ("colour", "shape", "motion")}
             print(f"  {done}/{n}  colour {acc['colour']:.2f} shape {acc['shape']:.2f} motion {acc['motion']:.2f}"
                   f"  ({time.time() - t0:.0f}s)", flush=True)
-    result: dict[str, Any] = {"n_prompts": n, "steps": steps, "guidance": guidance, "shift": shift,
+    result: dict[str, Any] = {"n_prompts": n, "offset": offset, "steps": steps, "guidance": guidance, "shift": shift,
                               "frames": frames, "size": size, "seconds": round(time.time() - t0, 1)}
     for who, rs in rows.items():
         result[who] = {k: float(np.mean([r[k] for r in rs])) for k in ("colour", "shape", "motion")}
@@ -123,11 +124,13 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--guidance", type=float, default=4.0)
     ap.add_argument("--shift", type=float, default=1.0)
     ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--offset", type=int, default=0,
+                    help="first held-out prompt (tune sampler settings on another offset than you report)")
     ap.add_argument("--json", type=Path, default=None, help="also write the result here")
     ap.add_argument("--contact-sheet", type=Path, default=None, help="also write a contact sheet PNG here")
     args = ap.parse_args(argv)
     model = load_stdit(args.weights) if args.weights else load_stdit(default_weights())
-    result = evaluate(model, args.n, args.steps, args.guidance, args.batch, args.shift)
+    result = evaluate(model, args.n, args.steps, args.guidance, args.batch, args.shift, offset=args.offset)
     print(format_table(result))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
