@@ -240,8 +240,13 @@ def resize_video(video: Video, width: int, height: int) -> Video:
     return Video(out, video.fps)
 
 
-def write_video(video: Video, path: str | Path, crf: int = 20, preset: str = "medium") -> Path:
-    """Encode `video` as H.264 yuv420p MP4 at `crf` and move it into place atomically."""
+def write_video(video: Video, path: str | Path, crf: int = 20, preset: str = "medium",
+                x264_params: str | None = None) -> Path:
+    """Encode `video` as H.264 yuv420p MP4 at `crf` and move it into place atomically.
+
+    `x264_params` passes libx264 options through (e.g. "threads=1:mbtree=0", the reproducible
+    setting: with mb-tree on, this libx264 gives slightly different pixels on every run).
+    """
     p = Path(path)
     if not 0 <= crf <= 51:
         raise MediaError(f"crf must be in [0, 51], got {crf}")
@@ -260,6 +265,8 @@ def write_video(video: Video, path: str | Path, crf: int = 20, preset: str = "me
             stream.height = video.height
             stream.pix_fmt = "yuv420p"
             stream.options = {"crf": str(crf), "preset": preset}
+            if x264_params:
+                stream.options = {**stream.options, "x264-params": x264_params}
             for f in video.frames:
                 frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format="rgb24")
                 for packet in stream.encode(frame):

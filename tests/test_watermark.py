@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import os
@@ -16,6 +17,7 @@ from safety.errors import KeyMaterialError, WatermarkError
 from safety.media import Video, read_video, write_video
 from safety.settings import get_settings
 from safety.watermark import (
+    DEFAULT_CONFIG,
     KEY_BYTES,
     WatermarkResult,
     codec,
@@ -25,6 +27,7 @@ from safety.watermark import (
     load_or_create_key,
 )
 from safety.watermark import attacks as A
+from safety.watermark.engine import grid_candidates
 
 KEY = bytes(range(32))
 OTHER_KEY = bytes(range(1, 33))
@@ -126,13 +129,37 @@ def test_bad_key_and_payload_raise() -> None:
     [
         np.zeros((6, 256, 256, 3), np.uint8),  # black: the mark would clip away
         np.full((6, 256, 256, 3), 255, np.uint8),  # white
-        np.full((6, 256, 256, 3), 128, np.uint8),  # perfectly flat
     ],
-    ids=["black", "white", "flat"],
+    ids=["black", "white"],
 )
-def test_fails_closed_on_flat_or_saturated(frames: np.ndarray) -> None:
+def test_fails_closed_on_saturated(frames: np.ndarray) -> None:
     with pytest.raises(WatermarkError, match="too flat"):
         embed(Video(frames, 24.0), PAYLOAD, KEY)
+
+
+def test_flat_clip_retries_with_the_flat_floor() -> None:
+    flat = Video(np.full((6, 256, 256, 3), 128, np.uint8), 24.0)
+    no_retry = dataclasses.replace(DEFAULT_CONFIG, flat_floor=DEFAULT_CONFIG.mask_floor)
+    with pytest.raises(WatermarkError, match="too flat"):
+        embed(flat, PAYLOAD, KEY, no_retry)
+    marked = embed(flat, PAYLOAD, KEY)
+    result = extract(marked, KEY)
+    assert result.found and result.payload == PAYLOAD
+    assert psnr(flat, marked) >= 42.0
+
+
+def test_grid_candidates_follow_the_cell_size() -> None:
+    assert grid_candidates(1280, 720) == [128]  # 5.6 px cells: only the fine grid
+    assert grid_candidates(320, 256) == [64, 128]  # 2.0–3.5 px fine cells: both are tried
+    assert grid_candidates(320, 180) == [64]  # fine cells would be 1.4 px
+
+
+def test_codec_aware_grid_choice_is_reproducible(marked: tuple[Video, Video]) -> None:
+    clip, first = marked
+    assert np.array_equal(embed(clip, PAYLOAD, KEY).frames, first.frames)  # the trial encode is deterministic
+    result = extract(A.h264(23)(first), KEY)
+    assert result.found and result.payload == PAYLOAD and result.geometry is not None
+    assert result.geometry["grid"] in (64, 128)
 
 
 def test_fails_closed_on_tiny_frames() -> None:
@@ -271,7 +298,7 @@ def test_cli_corrupt_file_exits_4(tmp_path: Path) -> None:
 
 
 def test_cli_too_flat_exits_4(tmp_path: Path) -> None:
-    flat = write_video(Video(np.full((4, 256, 256, 3), 128, np.uint8), 24.0), tmp_path / "flat.mp4")
+    flat = write_video(Video(np.zeros((4, 256, 256, 3), np.uint8), 24.0), tmp_path / "flat.mp4")  # black
     code, _, err = _cli("watermark", "embed", str(flat), str(tmp_path / "o.mp4"), "--payload", PAYLOAD.hex())
     assert code == 4 and "too flat" in err
 

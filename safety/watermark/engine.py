@@ -21,7 +21,7 @@ mask before they modulate the chips.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
 
@@ -32,6 +32,7 @@ from pydantic import BaseModel, ConfigDict, field_serializer
 from safety.errors import WatermarkError
 from safety.media import Video
 from safety.watermark import codec
+from safety.watermark.attacks import h264
 from safety.watermark.keys import check_key, keyed_rng
 
 ALGORITHM = "io.sealframe.video-watermark.1"
@@ -50,7 +51,11 @@ class WatermarkConfig:
     """Share of the cells that carry anything: fewer, stronger cells survive H.264's dead zone (layout)."""
     """Share of the cells that carry code bits; the rest are sync (layout)."""
     min_cell_px: float = 3.5
-    """Embedding uses the finest grid whose cells are at least this many pixels on each side."""
+    """Embedding prefers the finest grid whose cells are at least this many pixels on each side."""
+    trial_cell_px: float = 2.0
+    """Finer grids whose cells are at least this big are tried too; `embed` keeps the grid that reads
+    back with the fewest code-bit errors after H.264 round trips at `trial_crfs` (codec-aware choice)."""
+    trial_crfs: tuple[int, ...] = (23, 28)
     strength: float = 1.9
     """Base amplitude in 8-bit luma levels before masking."""
     target_rms: float = 1.75
@@ -62,6 +67,9 @@ class WatermarkConfig:
     """Informed embedding lifts each bit until its read-back value (mark + host) reaches this × typical."""
     max_bit_gain: float = 2.5
     mask_floor: float = 0.55
+    flat_floor: float = 1.0
+    """When a clip is too flat for `mask_floor`, the embedder retries once with this floor: flat areas
+    then carry the nominal amplitude, and rate control still holds the mark's RMS."""
     mask_ceil: float = 2.2
     texture_ref: float = 10.0
     """Local luma std (3×3 at 128×128) at which the texture mask adds 1.0 to the floor."""
@@ -79,6 +87,10 @@ class WatermarkConfig:
 
 
 DEFAULT_CONFIG = WatermarkConfig()
+
+
+class TooFlatError(WatermarkError):
+    """The clip is too flat, dark or saturated for the mark at this mask floor."""
 
 
 class WatermarkResult(BaseModel):
@@ -161,11 +173,18 @@ def _grid_pattern(lay: Layout, payload: bytes, bit_gain: np.ndarray | None = Non
 
 
 def grid_for(width: int, height: int, config: WatermarkConfig = DEFAULT_CONFIG) -> int:
-    """The grid `embed` uses for a frame of this size."""
+    """The grid `embed` prefers for a frame of this size."""
     for g in config.grids:
         if min(width, height) / g >= config.min_cell_px:
             return g
     return config.grids[-1]
+
+
+def grid_candidates(width: int, height: int, config: WatermarkConfig = DEFAULT_CONFIG) -> list[int]:
+    """The grids `embed` tries for a frame of this size, the preferred one first."""
+    preferred = grid_for(width, height, config)
+    finer = [g for g in config.grids if g > preferred and min(width, height) / g >= config.trial_cell_px]
+    return [preferred, *finer]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -196,7 +215,50 @@ def embed(video: Video, payload: bytes, key: bytes, config: WatermarkConfig = DE
         raise WatermarkError(
             f"{video.width}×{video.height} is too small to carry the watermark (needs ≥ {config.min_side} px per side)"
         )
-    lay = layout(key, grid_for(video.width, video.height, config), config.data_fraction, config.density)
+    # Which grid survives the codec depends on the content: finer cells average a busy host away
+    # better, coarser ones outlast H.264's quantiser on smooth content. Where the frame admits both,
+    # each is embedded and passed through a real H.264 round trip, and the one that reads back best
+    # is kept. Every grid is searched by the reader, so the choice costs nothing at extraction.
+    marked: list[tuple[Layout, Video]] = []
+    refusal: WatermarkError | None = None
+    for grid in grid_candidates(video.width, video.height, config):
+        lay = layout(key, grid, config.data_fraction, config.density)
+        try:
+            marked.append((lay, _embed_on(video, payload, lay, config)))
+        except TooFlatError as exc:
+            if config.flat_floor <= config.mask_floor:
+                refusal = refusal or exc
+                continue
+            try:  # flat content: let flat areas carry the nominal amplitude (same layout, same reader)
+                flat = replace(config, mask_floor=config.flat_floor)
+                marked.append((lay, _embed_on(video, payload, lay, flat)))
+            except WatermarkError as again:
+                refusal = refusal or again
+        except WatermarkError as exc:
+            refusal = refusal or exc
+    if not marked:
+        assert refusal is not None
+        raise refusal
+    if len(marked) == 1:
+        return marked[0][1]
+    # Score: how many of the round trips still decode (≤ BCH_T wrong), then the fewest wrong bits.
+    scores = []
+    for lay, v in marked:
+        errors = [_code_bit_errors(accumulate(h264(crf, reproducible=True)(v).frames)[0], payload, lay)
+                  for crf in config.trial_crfs]
+        scores.append((-sum(e <= codec.BCH_T for e in errors), sum(errors)))
+    return marked[min(range(len(marked)), key=scores.__getitem__)][1]  # ties keep the preferred grid
+
+
+def _code_bit_errors(mean: np.ndarray, payload: bytes, lay: Layout) -> int:
+    """Code bits read wrong from a mean frame at the unattacked geometry of `lay` (no search, no decoding)."""
+    mean = _downsample(mean, lay.fine)
+    sent = _sent_signs(lay, payload)
+    return int(np.count_nonzero(np.sign(_soft_bits(_normalise(_highpass(mean)), lay)) != sent))
+
+
+def _embed_on(video: Video, payload: bytes, lay: Layout, config: WatermarkConfig) -> Video:
+    """Embed on one grid, then check the read-back (raises `WatermarkError` when it is too weak)."""
     h, w = video.height, video.width
     masks = [_mask(cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY), config) for frame in video.frames]
     unit = np.asarray(cv2.resize(_grid_pattern(lay, payload), (w, h), interpolation=cv2.INTER_LINEAR), np.float32)
@@ -253,14 +315,14 @@ def _check_embedded(marked: Video, payload: bytes, lay: Layout, config: Watermar
     """Read the mark back from the frames just produced; raise when it is too weak to survive."""
     mean = _downsample(accumulate(marked.frames)[0], lay.fine)
     sent = _sent_signs(lay, payload)
+    errors = _code_bit_errors(mean, payload, lay)
     # Amplitude through the linear part of the reader, relative to the unmasked mark that rate
     # control asked for: what is missing was taken by flatness (mask floor), clipping or rounding.
     pure = cv2.resize(_grid_pattern(lay, payload), (lay.fine, lay.fine), interpolation=cv2.INTER_LINEAR)
     unit = float(np.mean(_soft_bits(_highpass(pure), lay) * sent)) * config.strength * gain
     ratio = float(np.mean(_soft_bits(_highpass(mean), lay) * sent)) / unit
-    errors = int(np.count_nonzero(np.sign(_soft_bits(_normalise(_highpass(mean)), lay)) != sent))
     if ratio < config.min_amplitude:
-        raise WatermarkError(
+        raise TooFlatError(
             f"clip is too flat, dark or saturated to carry the watermark (mark strength {ratio:.2f} of nominal, "
             f"needs ≥ {config.min_amplitude})"
         )
