@@ -244,6 +244,21 @@ def test_learning_rate_warms_up_then_follows_a_cosine_to_its_floor() -> None:
     assert lr_at(replace(cfg, lr_final=1.0), 100) == pytest.approx(1e-3)  # constant after warm-up
 
 
+def test_position_map_can_learn_at_its_own_rate() -> None:
+    from generator.stdit.configs import TrainConfig
+    from generator.stdit.model import STDIT_CONFIGS
+    from generator.stdit.train import param_groups
+
+    model = STDiT(replace(STDIT_CONFIGS["STDiT-S/4x8"], frames=4, height=32, width=32))
+    cfg = TrainConfig(name="x", model="STDiT-S/4x8")
+    assert len(param_groups(model, cfg)) == 1
+    groups = param_groups(model, replace(cfg, pos_lr_mult=20.0))
+    pos = {id(p) for p in model.pos_proj.parameters()} if model.pos_proj is not None else set()
+    assert pos and {id(p) for p in groups[1]["params"]} == pos and groups[1]["lr_mult"] == 20.0
+    assert not pos & {id(p) for p in groups[0]["params"]}
+    assert sum(len(g["params"]) for g in groups) == len(list(model.parameters()))
+
+
 def test_training_times_shift_toward_noise_with_a_positive_mean() -> None:
     from generator.stdit.flow import sample_times
 

@@ -25,6 +25,7 @@ class TrainConfig:
     t_std: float = 1.0  # … and spread
     t_top: float = 0.0  # share of training times drawn uniformly from the noise end [0.97, 1] (flow.sample_times)
     lr_final: float = 1.0  # cosine decay from lr to lr·lr_final over max_steps (1.0 = constant after warm-up)
+    pos_lr_mult: float = 1.0  # learning-rate factor of the absolute-position map (zero-initialised, slow to grow)
     weight_decay: float = 0.0
     grad_clip: float = 1.0
     max_steps: int = 100_000

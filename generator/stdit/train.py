@@ -80,6 +80,21 @@ def lr_at(cfg: TrainConfig, step: int) -> float:
     return cfg.lr * (cfg.lr_final + (1 - cfg.lr_final) * 0.5 * (1 + math.cos(math.pi * frac)))
 
 
+def param_groups(model: STDiT, cfg: TrainConfig) -> list[dict[str, Any]]:
+    """One optimizer group, or two when the absolute-position map learns at its own rate.
+
+    Why: the map starts at zero (so warm starts are unchanged) and, at the trunk's rate, stayed at
+    weights of ~0.015 over 4 700 steps; measured, the x0 prediction from pure noise then put the
+    object's centroid in the same place in every frame whatever the motion word said.
+    """
+    named = list(model.named_parameters())
+    pos = [p for n, p in named if n.startswith("pos_proj.")]
+    if cfg.pos_lr_mult == 1.0 or not pos:
+        return [{"params": [p for _, p in named], "lr_mult": 1.0}]
+    rest = [p for n, p in named if not n.startswith("pos_proj.")]
+    return [{"params": rest, "lr_mult": 1.0}, {"params": pos, "lr_mult": cfg.pos_lr_mult}]
+
+
 def warm_start(model: STDiT, path: Path) -> bool:
     """Initialise from another run's weights (a training state or exported EMA weights, such as the
     committed generator/weights file). The output head is kept only when that run predicted the same
@@ -112,7 +127,7 @@ def train(cfg: TrainConfig, out: Path, device: str | None = None, quiet: bool = 
     torch.manual_seed(cfg.seed)
     model = build_model(cfg).to(dev)
     ema = copy.deepcopy(model).eval().requires_grad_(False)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.99))
+    opt = torch.optim.AdamW(param_groups(model, cfg), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.99))
     out.mkdir(parents=True, exist_ok=True)
     ckpt, log_path = out / "last.safetensors", out / "log.jsonl"
     step, wall = 0, 0.0
@@ -150,7 +165,7 @@ def train(cfg: TrainConfig, out: Path, device: str | None = None, quiet: bool = 
             x, cond = prefetch.get()
             x, cond = x.to(dev), cond.to(dev)
             for group in opt.param_groups:
-                group["lr"] = lr_at(cfg, step)
+                group["lr"] = lr_at(cfg, step) * group["lr_mult"]
             noise_gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
             with torch.autocast(dev.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
                 loss = flow_loss(lambda xt, t, c=cond: model.velocity(xt, t, c.states, c.mask, c.pooled), x, noise_gen,
