@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from policies import MediaLimits
-from safety.media import Video, read_video, resize_video, write_video
+from safety.media import REPRODUCIBLE_X264, Video, read_video, resize_video, write_video
 
 # An attack reads back only the file it has just written: the policy pack's limits (meant for
 # untrusted uploads, and loaded from a file that may be mid-edit) have no say there.
@@ -49,7 +49,7 @@ def h264(crf: int, preset: str = "medium", reproducible: bool = False) -> Attack
             v = resize_video(v, _even(v.width), _even(v.height))
         with tempfile.TemporaryDirectory(prefix="sealframe-attack-") as tmp:
             path = write_video(v, Path(tmp) / "a.mp4", crf=crf, preset=preset,
-                               x264_params="threads=1:mbtree=0" if reproducible else None)
+                               x264_params=REPRODUCIBLE_X264 if reproducible else None)
             return read_video(path, _OWN_FILE_LIMITS)
 
     return Attack(f"h264 crf{crf}", run)

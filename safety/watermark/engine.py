@@ -224,16 +224,7 @@ def embed(video: Video, payload: bytes, key: bytes, config: WatermarkConfig = DE
     for grid in grid_candidates(video.width, video.height, config):
         lay = layout(key, grid, config.data_fraction, config.density)
         try:
-            marked.append((lay, _embed_on(video, payload, lay, config)))
-        except TooFlatError as exc:
-            if config.flat_floor <= config.mask_floor:
-                refusal = refusal or exc
-                continue
-            try:  # flat content: let flat areas carry the nominal amplitude (same layout, same reader)
-                flat = replace(config, mask_floor=config.flat_floor)
-                marked.append((lay, _embed_on(video, payload, lay, flat)))
-            except WatermarkError as again:
-                refusal = refusal or again
+            marked.append((lay, _embed_with_flat_retry(video, payload, lay, config)))
         except WatermarkError as exc:
             refusal = refusal or exc
     if not marked:
@@ -248,6 +239,17 @@ def embed(video: Video, payload: bytes, key: bytes, config: WatermarkConfig = DE
                   for crf in config.trial_crfs]
         scores.append((-sum(e <= codec.BCH_T for e in errors), sum(errors)))
     return marked[min(range(len(marked)), key=scores.__getitem__)][1]  # ties keep the preferred grid
+
+
+def _embed_with_flat_retry(video: Video, payload: bytes, lay: Layout, config: WatermarkConfig) -> Video:
+    """`_embed_on`; a clip too flat for the mask floor is tried once more at `flat_floor` (flat areas
+    then carry the nominal amplitude; same layout, same reader)."""
+    try:
+        return _embed_on(video, payload, lay, config)
+    except TooFlatError:
+        if config.flat_floor <= config.mask_floor:
+            raise
+        return _embed_on(video, payload, lay, replace(config, mask_floor=config.flat_floor))
 
 
 def _code_bit_errors(mean: np.ndarray, payload: bytes, lay: Layout) -> int:
