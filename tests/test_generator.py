@@ -102,6 +102,35 @@ def test_absolute_positions_start_at_zero_and_let_a_constant_clip_vary_in_space_
     assert warm_start(fresh, tmp_path / "plain.safetensors") and torch.count_nonzero(fresh.pos_proj.weight) == 0
 
 
+def test_position_conditioning_starts_at_zero_then_modulates_each_token(tmp_path: Path) -> None:
+    """`pos_cond` feeds each token's position into its adaLN input: zero at first (warm starts are
+    unchanged), then a constant clip from pure noise can differ by place and frame even though the
+    token contents say nothing about where they are."""
+    plain = tiny_model()
+    cond = STDiT(replace(plain.config, pos_cond=True))
+    cond.load_state_dict(plain.state_dict(), strict=False)
+    states, mask, pooled = random_text(2)
+    x = torch.zeros(2, 3, 4, 32, 32)
+    t = torch.tensor([1.0, 0.5])
+    assert torch.equal(cond(x, t, states, mask, pooled), plain(x, t, states, mask, pooled))
+    with torch.no_grad():
+        cond.pos_cond[-1].weight.normal_(0, 0.5)
+    out = cond(x, t, states, mask, pooled)
+    assert not torch.allclose(out[..., :8], out[..., -8:], atol=1e-4)  # left vs right columns
+    assert not torch.allclose(out[:, :, :2], out[:, :, 2:], atol=1e-4)  # first vs second frame-group
+    assert not torch.allclose(out[0], out[1], atol=1e-4)  # and it still depends on t and the text
+    assert cond(torch.zeros(1, 3, 8, 48, 40), t[:1], states[:1], mask[:1], pooled[:1]).shape == (1, 3, 8, 48, 40)
+    from generator.stdit.configs import TrainConfig
+    from generator.stdit.train import param_groups, warm_start
+
+    export_weights(tmp_path / "plain.safetensors", plain, {}, dtype=torch.float32)
+    fresh = STDiT(replace(plain.config, pos_cond=True))
+    assert warm_start(fresh, tmp_path / "plain.safetensors")
+    assert fresh.pos_cond is not None and torch.count_nonzero(fresh.pos_cond[-1].weight) == 0
+    groups = param_groups(fresh, TrainConfig(name="x", model="STDiT-S/4x8p", pos_lr_mult=10.0))
+    assert {id(p) for p in fresh.pos_cond.parameters()} <= {id(p) for p in groups[1]["params"]}
+
+
 def test_adaln_zero_init_predicts_zero_velocity() -> None:
     model = tiny_model(perturb=False)
     states, mask, pooled = random_text(1)
@@ -276,6 +305,23 @@ def test_training_times_shift_toward_noise_with_a_positive_mean() -> None:
     assert float(banded.max()) <= 1.0
 
 
+def test_training_times_can_land_on_pure_noise_and_log_uniformly_near_it() -> None:
+    """`one`: exactly t = 1, where only the text can say where things are; `high`: 1 - t log-uniform
+    over [1e-4, 1e-1], the decades in which a 16×64×64 clip's layout becomes readable through noise."""
+    from generator.stdit.flow import sample_times
+
+    g = torch.Generator().manual_seed(0)
+    t = sample_times(40_000, g, mean=1.0, std=1.0, one=0.1)
+    assert float((t == 1.0).float().mean()) == pytest.approx(0.1, abs=0.01)
+    plain = sample_times(40_000, g, mean=1.0, std=1.0)
+    assert float((plain > 0.999).float().mean()) < 0.001
+    near = sample_times(40_000, g, mean=0.0, std=0.5, high=0.5)  # the logit-normal half stays below 0.9
+    gap = 1 - near.double()
+    decades = [float(((gap < 10.0 ** -k) & (gap >= 10.0 ** -(k + 1))).float().mean()) for k in (1, 2, 3)]
+    assert all(0.15 < d < 0.19 for d in decades), decades  # half of them, spread evenly over 3 decades
+    assert float(near.max()) < 1.0 and float(gap.min()) >= 1e-4 - 1e-9
+
+
 @pytest.mark.slow
 def test_resumed_training_matches_an_uninterrupted_run(tmp_path: Path) -> None:
     from generator.stdit.configs import TRAIN_CONFIGS
@@ -402,6 +448,31 @@ def test_evaluate_reports_ours_next_to_the_baselines() -> None:
     assert result["ground_truth"]["colour"] == 1.0
     table = format_table(result)
     assert "random clip" in table and "motion adherence" in table
+
+
+def test_layout_probe_scores_a_model_that_knows_the_trajectories_and_one_that_does_not() -> None:
+    from generator.stdit.evaluate import heldout_specs, layout_probe
+
+    class Fixed(torch.nn.Module):
+        """Returns the same clips whatever it is given: rendered truth, or truth played backwards."""
+
+        def __init__(self, backwards: bool) -> None:
+            super().__init__()
+            self.config = STDiTConfig(frames=16, height=64, width=64)
+            specs = [s for s in heldout_specs(64) if s.main.motion in data.TRANSLATIONS][:8]
+            clips = np.stack([data.render(s) for s in specs]).astype(np.float32) / 127.5 - 1
+            self.clips = torch.from_numpy(clips).permute(0, 4, 1, 2, 3)
+            if backwards:
+                self.clips = self.clips.flip(2)
+
+        def forward(self, x: torch.Tensor, *_: object) -> torch.Tensor:
+            return self.clips[: x.shape[0]]
+
+    right = layout_probe(Fixed(backwards=False), n=8)
+    assert right["n"] == 8 and right["direction_agrees"] == 1.0 and right["mean_cosine"] > 0.99
+    assert right["mean_travel"] > 0.3
+    wrong = layout_probe(Fixed(backwards=True), n=8)
+    assert wrong["direction_agrees"] == 0.0 and wrong["mean_cosine"] < -0.99
 
 
 def test_committed_default_weights_match_their_card_and_generate() -> None:

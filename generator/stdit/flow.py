@@ -20,9 +20,13 @@ VelocityFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 TOP_BAND = 0.97
 """Lower edge of the band at the noise end that `top` samples uniformly."""
 
+HIGH_DECADES = (1.0, 4.0)
+"""`high` draws 1 - t log-uniformly in [1e-4, 1e-1]: where a 16×64×64 clip's layout is decided."""
+
 
 def sample_times(batch: int, generator: torch.Generator | None = None, mean: float = 0.0, std: float = 1.0,
-                 top: float = 0.0, device: torch.device | str = "cpu") -> torch.Tensor:
+                 top: float = 0.0, one: float = 0.0, high: float = 0.0,
+                 device: torch.device | str = "cpu") -> torch.Tensor:
     """Logit-normal times in (0, 1); a share `top` of them uniform in [TOP_BAND, 1] instead.
 
     Why the band: the sampler starts at pure noise (t = 1), but a logit-normal almost never draws
@@ -30,6 +34,11 @@ def sample_times(batch: int, generator: torch.Generator | None = None, mean: flo
     noise (196 608 values average the noise away). A network trained only there learns to read the
     scene from x_t and ignores the text, and from pure noise it draws the grey mean scene. The band
     teaches what the text alone implies (cf. Lin et al. 2024 on zero terminal SNR).
+
+    The band is still too low for layout: at t = 0.99 the x0 error of the v0.3.0 network is a third
+    of its error at t = 1 (MSE 0.062 vs 0.176 on 96 clips): x_t already shows where the object is,
+    so "left" never has to be learnt from the text. `high` spreads a share over 1 - t in [1e-4, 1e-1] log-uniformly
+    and `one` puts a share at exactly t = 1, where only the text (and position) can help.
     """
     z = torch.randn(batch, generator=generator) * std + mean
     t = torch.sigmoid(z)
@@ -37,6 +46,13 @@ def sample_times(batch: int, generator: torch.Generator | None = None, mean: flo
         pick = torch.rand(batch, generator=generator) < top
         band = TOP_BAND + (1 - TOP_BAND) * torch.rand(batch, generator=generator)
         t = torch.where(pick, band, t)
+    if high > 0:
+        pick = torch.rand(batch, generator=generator) < high
+        lo, hi = HIGH_DECADES
+        near = 1 - 10 ** -(lo + (hi - lo) * torch.rand(batch, generator=generator))
+        t = torch.where(pick, near, t)
+    if one > 0:
+        t = torch.where(torch.rand(batch, generator=generator) < one, torch.ones_like(t), t)
     return t.to(device)
 
 
@@ -46,12 +62,14 @@ def interpolate(x0: torch.Tensor, noise: torch.Tensor, t: torch.Tensor) -> torch
 
 
 def flow_loss(velocity: VelocityFn, x0: torch.Tensor, generator: torch.Generator | None = None,
-              t_mean: float = 0.0, t_std: float = 1.0, t_top: float = 0.0) -> torch.Tensor:
+              t_mean: float = 0.0, t_std: float = 1.0, t_top: float = 0.0, t_one: float = 0.0,
+              t_high: float = 0.0) -> torch.Tensor:
     """Mean squared error between predicted and true velocity at random times.
 
     `velocity(x_t, t)` closes over the conditioning, so the objective knows nothing of text or model.
     """
     noise = torch.randn(x0.shape, generator=generator).to(x0.device, x0.dtype)
-    t = sample_times(x0.shape[0], generator, mean=t_mean, std=t_std, top=t_top, device=x0.device)
+    t = sample_times(x0.shape[0], generator, mean=t_mean, std=t_std, top=t_top, one=t_one, high=t_high,
+                     device=x0.device)
     pred = velocity(interpolate(x0, noise, t), t)
     return F.mse_loss(pred.float(), (noise - x0).float())

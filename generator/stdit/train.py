@@ -88,10 +88,10 @@ def param_groups(model: STDiT, cfg: TrainConfig) -> list[dict[str, Any]]:
     object's centroid in the same place in every frame whatever the motion word said.
     """
     named = list(model.named_parameters())
-    pos = [p for n, p in named if n.startswith("pos_proj.")]
+    pos = [p for n, p in named if n.startswith(("pos_proj.", "pos_cond."))]
     if cfg.pos_lr_mult == 1.0 or not pos:
         return [{"params": [p for _, p in named], "lr_mult": 1.0}]
-    rest = [p for n, p in named if not n.startswith("pos_proj.")]
+    rest = [p for n, p in named if not n.startswith(("pos_proj.", "pos_cond."))]
     return [{"params": rest, "lr_mult": 1.0}, {"params": pos, "lr_mult": cfg.pos_lr_mult}]
 
 
@@ -115,7 +115,7 @@ def warm_start(model: STDiT, path: Path) -> bool:
         state = {k: v for k, v in state.items() if not k.startswith("final.")}
     missing, unexpected = model.load_state_dict(state, strict=False)
     # A zero-initialised position map the source lacks leaves the warm-started function unchanged.
-    missing = [k for k in missing if not k.startswith("pos_proj.")]
+    missing = [k for k in missing if not k.startswith(("pos_proj.", "pos_cond."))]
     if unexpected or any(not k.startswith("final.") for k in missing) or (keep_head and missing):
         raise ValueError(f"{path} does not fit this architecture: missing {missing}, unexpected {unexpected}")
     return keep_head
@@ -169,7 +169,7 @@ def train(cfg: TrainConfig, out: Path, device: str | None = None, quiet: bool = 
             noise_gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
             with torch.autocast(dev.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
                 loss = flow_loss(lambda xt, t, c=cond: model.velocity(xt, t, c.states, c.mask, c.pooled), x, noise_gen,
-                                 cfg.t_mean, cfg.t_std, cfg.t_top)
+                                 cfg.t_mean, cfg.t_std, cfg.t_top, cfg.t_one, cfg.t_high)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
