@@ -16,7 +16,7 @@ Near pure noise, though, a token's content is noise of ~30× the size of that ma
 `pos_cond` also adds the position (through a small zero-initialised MLP) to the *conditioning*
 vector of each token: adaLN then modulates every token by a function of (time, pooled text, place),
 a path from "the caption says left" to "this token, late in the clip, on the left" that no amount
-of noise in the token can drown. It costs a per-token adaLN (≈ +35 % time per step, measured).
+of noise in the token can drown. It costs a per-token adaLN (sampling 1.44× slower, measured).
 The head predicts the clean clip x0 and the velocity is derived from it (`x0_to_velocity`):
 pixel patches are wider than the trunk, and only x0 survives that bottleneck.
 Text conditions the model twice: cross-attention on the frozen MiniLM token states, and the pooled

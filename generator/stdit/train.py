@@ -80,18 +80,23 @@ def lr_at(cfg: TrainConfig, step: int) -> float:
     return cfg.lr * (cfg.lr_final + (1 - cfg.lr_final) * 0.5 * (1 + math.cos(math.pi * frac)))
 
 
+POSITION_PARAMS = ("pos_proj.", "pos_cond.")
+"""The zero-initialised position paths: their own learning rate, and absent from older checkpoints."""
+
+
 def param_groups(model: STDiT, cfg: TrainConfig) -> list[dict[str, Any]]:
-    """One optimizer group, or two when the absolute-position map learns at its own rate.
+    """One optimizer group, or two when the position paths (map and per-token conditioning) learn at
+    their own rate.
 
     Why: the map starts at zero (so warm starts are unchanged) and, at the trunk's rate, stayed at
     weights of ~0.015 over 4 700 steps; measured, the x0 prediction from pure noise then put the
     object's centroid in the same place in every frame whatever the motion word said.
     """
     named = list(model.named_parameters())
-    pos = [p for n, p in named if n.startswith(("pos_proj.", "pos_cond."))]
+    pos = [p for n, p in named if n.startswith(POSITION_PARAMS)]
     if cfg.pos_lr_mult == 1.0 or not pos:
         return [{"params": [p for _, p in named], "lr_mult": 1.0}]
-    rest = [p for n, p in named if not n.startswith(("pos_proj.", "pos_cond."))]
+    rest = [p for n, p in named if not n.startswith(POSITION_PARAMS)]
     return [{"params": rest, "lr_mult": 1.0}, {"params": pos, "lr_mult": cfg.pos_lr_mult}]
 
 
@@ -115,7 +120,7 @@ def warm_start(model: STDiT, path: Path) -> bool:
         state = {k: v for k, v in state.items() if not k.startswith("final.")}
     missing, unexpected = model.load_state_dict(state, strict=False)
     # A zero-initialised position map the source lacks leaves the warm-started function unchanged.
-    missing = [k for k in missing if not k.startswith(("pos_proj.", "pos_cond."))]
+    missing = [k for k in missing if not k.startswith(POSITION_PARAMS)]
     if unexpected or any(not k.startswith("final.") for k in missing) or (keep_head and missing):
         raise ValueError(f"{path} does not fit this architecture: missing {missing}, unexpected {unexpected}")
     return keep_head
