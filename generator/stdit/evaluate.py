@@ -21,7 +21,16 @@ import torch
 
 from generator.stdit.checker import ClipReading, frame_consistency, read_clip
 from generator.stdit.conditioning import encode_text
-from generator.stdit.data import BACKGROUNDS, COLOURS, TRANSLATIONS, ClipSpec, make_clip, render, sample_spec
+from generator.stdit.data import (
+    BACKGROUNDS,
+    COLOURS,
+    TRANSLATIONS,
+    ClipSpec,
+    make_batch,
+    make_clip,
+    render,
+    sample_spec,
+)
 from generator.stdit.pipeline import generate_clips
 
 CONTACT_PROMPTS = [
@@ -96,10 +105,11 @@ def layout_probe(model: torch.nn.Module, n: int = 64, guidance: float = 4.0, t: 
     specs = [s for s in heldout_specs(8 * n) if s.main.motion in TRANSLATIONS][:n]
     cond, uncond = encode_text([s.caption for s in specs]), encode_text([""] * len(specs))
     cfg = model.config  # type: ignore[attr-defined]
-    noise = torch.randn((len(specs), cfg.channels, cfg.frames, cfg.height, cfg.width),
-                        generator=torch.Generator().manual_seed(seed))
-    x_t = (1 - t) * torch.stack([torch.from_numpy(render(s, cfg.frames, cfg.height).astype(np.float32)
-                                                  / 127.5 - 1).permute(3, 0, 1, 2) for s in specs]) + t * noise
+    x_t = torch.randn((len(specs), cfg.channels, cfg.frames, cfg.height, cfg.width),
+                      generator=torch.Generator().manual_seed(seed))
+    if t < 1:  # at t = 1 the clip is pure noise: nothing to render
+        clips, _ = make_batch([s.seed for s in specs], "heldout", cfg.frames, cfg.height)
+        x_t = (1 - t) * torch.from_numpy(clips) + t * x_t
     times = torch.full((len(specs),), t)
     pc = model(x_t, times, cond.states, cond.mask, cond.pooled)
     pu = model(x_t, times, uncond.states, uncond.mask, uncond.pooled)

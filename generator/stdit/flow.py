@@ -37,8 +37,8 @@ def sample_times(batch: int, generator: torch.Generator | None = None, mean: flo
 
     The band is still too low for layout: at t = 0.99 the x0 error of the v0.3.0 network is a third
     of its error at t = 1 (MSE 0.062 vs 0.176 on 96 clips): x_t already shows where the object is,
-    so "left" never has to be learnt from the text. `high` spreads a share over 1 - t in [1e-4, 1e-1] log-uniformly
-    and `one` puts a share at exactly t = 1, where only the text (and position) can help.
+    so "left" never has to be learnt from the text. `high` spreads a share over 1 - t in [1e-4, 1e-1]
+    log-uniformly and `one` puts a share at exactly t = 1, where only the text (and position) can help.
     """
     z = torch.randn(batch, generator=generator) * std + mean
     t = torch.sigmoid(z)

@@ -316,12 +316,13 @@ class STDiT(nn.Module):
         rope_s = tuple(r.to(x.device) for r in rope_2d(gh, gw, head_dim))
         rope_t = tuple(r.to(x.device) for r in rope_1d(gt, head_dim))
         h = self.x_embed(tokens)
-        feats = abs_position_features(grid).to(h.device, h.dtype)
-        if self.pos_proj is not None:
-            h = h + self.pos_proj(feats)
         c = self.t_embed(t) + self.pooled_proj(pooled)
-        if self.pos_cond is not None:
-            c = c[:, None, :] + self.pos_cond(feats)[None]  # (B, N, D): modulation per token
+        if self.pos_proj is not None or self.pos_cond is not None:
+            feats = abs_position_features(grid).to(h.device, h.dtype)
+            if self.pos_proj is not None:
+                h = h + self.pos_proj(feats)
+            if self.pos_cond is not None:
+                c = c[:, None, :] + self.pos_cond(feats)[None]  # (B, N, D): modulation per token
         txt = self.text_proj(text)
         for block in self.blocks:
             h = block(h, c, (gt, gh * gw), rope_s, rope_t, txt, text_mask)  # type: ignore[arg-type]
