@@ -86,6 +86,54 @@ def test_false_positive_bound_is_monotone_and_below_threshold_at_t() -> None:
     assert codec.false_positive_bound(0) == pytest.approx(2.0 ** (64 - 248))
 
 
+def test_generator_matrix_spans_the_bch_code() -> None:
+    g = codec.generator_matrix().astype(np.uint8)
+    rng = np.random.default_rng(2)
+    for _ in range(20):
+        payload = rng.bytes(8)
+        info = np.unpackbits(np.frombuffer(payload, np.uint8))
+        assert np.array_equal(info @ g % 2, codec.encode(payload))
+
+
+def _soft_word(payload: bytes, wrong: int, weak: bool, seed: int) -> np.ndarray:
+    """Soft values (> 0: bit 1) of `payload`'s codeword with `wrong` signs flipped, the flipped ones weak or not."""
+    rng = np.random.default_rng(seed)
+    signs = 2.0 * codec.encode(payload) - 1.0
+    soft = signs * rng.uniform(0.5, 1.5, signs.size)
+    idx = rng.choice(signs.size, wrong, replace=False)
+    soft[idx] = -signs[idx] * (rng.uniform(0.0, 0.25, wrong) if weak else rng.uniform(0.5, 1.5, wrong))
+    return soft
+
+
+def test_soft_decoder_reaches_beyond_t_when_the_wrong_bits_are_weak() -> None:
+    for seed in range(5):
+        soft = _soft_word(PAYLOAD, 45, weak=True, seed=seed)
+        assert codec.decode((soft > 0).astype(np.uint8)) is None  # beyond the algebraic decoder
+        decoded = codec.decode_soft(soft)
+        assert decoded.payload == PAYLOAD and decoded.errors == 45
+        log2_p = codec.log2_soft_false_positive(soft, codec.encode(decoded.payload), 2 * 2)
+        assert log2_p < np.log2(1e-6)
+    # The same number of wrong bits at full strength is no evidence: the weighted bound refuses it.
+    strong = _soft_word(PAYLOAD, 45, weak=False, seed=0)
+    assert codec.log2_soft_false_positive(strong, codec.encode(PAYLOAD), 2 * 2) > np.log2(1e-6)
+
+
+def test_soft_bound_is_a_valid_p_value_on_random_signs() -> None:
+    """For one fixed codeword (hypotheses = 2^-k cancels the union over codewords) and random signs,
+    P(bound ≤ α) must not exceed α; with equal magnitudes it is never below the exact Hamming bound."""
+    rng = np.random.default_rng(3)
+    word = codec.encode(PAYLOAD)
+    magnitudes = rng.exponential(1.0, word.size)
+    logs = np.array([codec.log2_soft_false_positive(magnitudes * rng.choice([-1.0, 1.0], word.size), word, 2.0**-64)
+                     for _ in range(3000)])
+    for alpha in (0.2, 0.05, 0.01):
+        assert np.mean(logs <= np.log2(alpha)) <= alpha
+    for d in (0, 10, 29, 40):
+        soft = 2.0 * word - 1.0
+        soft[:d] *= -1
+        assert codec.log2_soft_false_positive(soft, word) >= codec.log2_false_positive(d) - 1e-9
+
+
 # ------------------------------------------------------------------------------------- embed/extract
 
 

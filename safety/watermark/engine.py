@@ -232,12 +232,13 @@ def embed(video: Video, payload: bytes, key: bytes, config: WatermarkConfig = DE
         raise refusal
     if len(marked) == 1:
         return marked[0][1]
-    # Score: how many of the round trips still decode (≤ BCH_T wrong), then the fewest wrong bits.
+    # Score: how many of the round trips the reader finds the payload in, then the fewest wrong code
+    # bits over all of them (a measure that does not saturate where a p-value has reached 1).
     scores = []
     for lay, v in marked:
-        errors = [_code_bit_errors(accumulate(h264(crf, reproducible=True)(v).frames)[0], payload, lay)
-                  for crf in config.trial_crfs]
-        scores.append((-sum(e <= codec.BCH_T for e in errors), sum(errors)))
+        means = [accumulate(h264(crf, reproducible=True)(v).frames)[0] for crf in config.trial_crfs]
+        found = sum(_identity_p_value(m, payload, lay, config) < config.p_threshold for m in means)
+        scores.append((-found, sum(_code_bit_errors(m, payload, lay) for m in means)))
     return marked[min(range(len(marked)), key=scores.__getitem__)][1]  # ties keep the preferred grid
 
 
@@ -250,6 +251,13 @@ def _embed_with_flat_retry(video: Video, payload: bytes, lay: Layout, config: Wa
         if config.flat_floor <= config.mask_floor:
             raise
         return _embed_on(video, payload, lay, replace(config, mask_floor=config.flat_floor))
+
+
+def _identity_p_value(mean: np.ndarray, payload: bytes, lay: Layout, config: WatermarkConfig) -> float:
+    """The reader's p-value for `payload` at the unattacked geometry of `lay` (1.0 when it decodes to another)."""
+    soft = _soft_bits(_normalise(_highpass(_downsample(mean, lay.fine))), lay)
+    decoded, p = _decode(soft, lay, len(config.grids))
+    return p if decoded.payload == payload else 1.0
 
 
 def _code_bit_errors(mean: np.ndarray, payload: bytes, lay: Layout) -> int:
@@ -483,16 +491,39 @@ class Reading:
     bits: np.ndarray  # code bits read at the best hypothesis, before the BCH decoder
 
 
+STAGES = 2
+"""The reader's stages, the unattacked geometry and then the search, share the false-positive
+budget: every p-value is multiplied by the number of stages (Bonferroni), so that the chance of any
+false `found` stays below `p_threshold` whichever stage reports it."""
+
+
+def _decode(soft: np.ndarray, lay: Layout, hypotheses: int) -> tuple[codec.Decoded, float]:
+    """The best decode of one hypothesis's soft bits and its p-value (weighted bound × stages × M).
+
+    Candidates: the soft-decision (OSD) decode and, when it differs, bchlib's algebraic one.
+    """
+    signed = np.where(lay.scramble == 1, -soft, soft)  # > 0 means code bit 1
+    candidates = [codec.decode_soft(signed)]
+    hard = codec.decode((signed > 0).astype(np.uint8))
+    if hard is not None and hard.payload != candidates[0].payload:
+        candidates.append(hard)
+    scored = [(codec.log2_soft_false_positive(signed, codec.encode(c.payload), STAGES * hypotheses), c)
+              for c in candidates]
+    log2_p, best = min(scored, key=lambda item: item[0])
+    return best, float(2.0**log2_p)
+
+
 def read(frames: Iterable[np.ndarray], key: bytes, config: WatermarkConfig = DEFAULT_CONFIG) -> Reading:
     """Extract with internals; `extract` is the API."""
     check_key(key)
     layouts = [layout(key, g, config.data_fraction, config.density) for g in config.grids]
     mean, count = accumulate(frames, max(lay.fine for lay in layouts))
     residuals = {lay.grid: _normalise(_highpass(_downsample(mean, lay.fine))) for lay in layouts}
-    tried = hypotheses_searched(config)
-    # The unattacked geometry first: codecs, scaling, colour and time edits keep it, and the full
-    # search costs ~250 FFTs. The p-value counts every hypothesis either way.
+    # Stage 1, the unattacked geometry of each grid: codecs, scaling, colour and time edits keep it,
+    # and the full search costs ~250 FFTs. Stage 2, the crop/scale/flip search, only when stage 1
+    # finds nothing. Each stage's p-values count every hypothesis that stage may try.
     queue = [Hypothesis(lay.grid, False, lay.fine, 0, 0, float("nan")) for lay in layouts]
+    stage_hypotheses = len(layouts)
     searched = False
     best: tuple[float, WatermarkResult, np.ndarray] | None = None
     by_grid = {lay.grid: lay for lay in layouts}
@@ -501,29 +532,23 @@ def read(frames: Iterable[np.ndarray], key: bytes, config: WatermarkConfig = DEF
         lay = by_grid[hyp.grid]
         soft = _soft_bits(_place(residuals[hyp.grid], hyp, lay.fine), lay)
         bits = (soft > 0).astype(np.uint8) ^ lay.scramble
-        decoded = codec.decode(bits)
+        decoded, p = _decode(soft, lay, stage_hypotheses)
         geometry = {"grid": hyp.grid, "flip": hyp.flip, "scale": round(hyp.size / lay.fine, 4),
                     "x": round(hyp.x / lay.fine, 4), "y": round(hyp.y / lay.fine, 4),
                     "sync_z": None if np.isnan(hyp.z) else round(hyp.z, 2)}
-        if decoded is None:
-            result = WatermarkResult(found=False, payload=None, confidence=0.0, p_value=1.0, frames=count,
-                                     geometry=geometry)
-            rank = 2.0 if np.isnan(hyp.z) else 1.0 + 1.0 / (1.0 + max(hyp.z, 0.0))
-        else:
-            p = codec.false_positive_bound(decoded.errors, tried)
-            sent = _sent_signs(lay, decoded.payload)
-            conf = float(np.sum(soft * sent) / max(float(np.abs(soft).sum()), 1e-12))
-            found = p < config.p_threshold
-            result = WatermarkResult(found=found, payload=decoded.payload if found else None,
-                                     confidence=round(max(0.0, conf), 4) if found else 0.0, p_value=p,
-                                     bit_errors=decoded.errors, frames=count, geometry=geometry)
-            rank = p
-        if best is None or rank < best[0]:
-            best = (rank, result, bits)
-        if result.found:
+        found = p < config.p_threshold
+        sent = _sent_signs(lay, decoded.payload)
+        conf = float(np.sum(soft * sent) / max(float(np.abs(soft).sum()), 1e-12))
+        result = WatermarkResult(found=found, payload=decoded.payload if found else None,
+                                 confidence=round(max(0.0, conf), 4) if found else 0.0, p_value=p,
+                                 bit_errors=decoded.errors if found else None, frames=count, geometry=geometry)
+        if best is None or p < best[0]:
+            best = (p, result, bits)
+        if found:
             break
         if not queue and not searched:
             searched = True
+            stage_hypotheses = hypotheses_searched(config)
             hyps = [h for lay in layouts for h in _search(residuals[lay.grid], lay, config)]
             queue = sorted(hyps, key=lambda h: -h.z)
     assert best is not None
