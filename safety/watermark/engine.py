@@ -58,11 +58,10 @@ class WatermarkConfig:
     trial_crfs: tuple[int, ...] = (23, 28)
     strength: float = 1.9
     """Base amplitude in 8-bit luma levels before masking."""
-    target_rms: float = 1.75
-    """Luma RMS of the mark that rate control aims at (≈ 43 dB PSNR); clips above it keep `strength`."""
-    max_gain: float = 2.0
-    max_rms: float = 1.95
-    """… and lowered when masking alone would exceed this luma RMS (≈ 42.3 dB)."""
+    target_rms: float = 1.95
+    """Luma RMS of the delivered mark that rate control gives every clip (≈ 42.3 dB PSNR): smooth clips
+    are raised to it (at most `max_gain`), busy ones lowered to it."""
+    max_gain: float = 3.0
     informed_margin: float = 0.6
     """Informed embedding lifts each bit until its read-back value (mark + host) reaches this × typical."""
     max_bit_gain: float = 2.5
@@ -272,30 +271,44 @@ def _embed_on(video: Video, payload: bytes, lay: Layout, config: WatermarkConfig
     h, w = video.height, video.width
     masks = [_mask(cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY), config) for frame in video.frames]
     unit = np.asarray(cv2.resize(_grid_pattern(lay, payload), (w, h), interpolation=cv2.INTER_LINEAR), np.float32)
-    # Rate control: smooth clips would leave most of the distortion budget unused and lose the mark
-    # to the codec, so their gain is raised towards the target RMS; busy ones are capped.
+    # Rate control: every clip spends the same distortion budget. Smooth clips would otherwise leave
+    # most of it unused and lose the mark to the codec; busy texture lifts the mask everywhere and
+    # would exceed it (PSNR ≥ 42 dB).
     expected = config.strength * float(np.sqrt(np.mean([np.mean(m * m) for m in masks]) * np.mean(unit * unit)))
-    expected = max(expected, 1e-6)
-    if expected < config.target_rms:
-        gain = min(config.target_rms / expected, config.max_gain)
-    else:  # busy texture lifts the mask everywhere: cap the distortion (PSNR ≥ 42 dB)
-        gain = min(1.0, config.max_rms / expected)
+    gain = min(config.target_rms / max(expected, 1e-6), config.max_gain)
     bit_gain = _informed_gains(video, masks, payload, lay, config)
     cell_gain = np.where(lay.bit_of_cell >= 0, bit_gain[np.maximum(lay.bit_of_cell, 0)], 1.0)
     # Same distortion budget as without it: energy moves from bits the host helps to those it hurts.
     budget = float(np.sqrt(np.mean(cell_gain[lay.bit_of_cell != INACTIVE] ** 2)))
     grid = _grid_pattern(lay, payload, bit_gain)
     pattern = np.asarray(cv2.resize(grid, (w, h), interpolation=cv2.INTER_LINEAR), np.float32)
-    pattern = pattern * np.float32(config.strength * gain / budget)
+    pattern = pattern * np.float32(config.strength / budget)
+    out, delivered = _apply(video, masks, pattern * np.float32(gain))
+    # Clipping at black and white takes part of the mark away and rounding adds to it: measure what
+    # was delivered and correct the gain once (still within `max_gain`).
+    if abs(delivered / config.target_rms - 1.0) > 0.02:
+        corrected = min(gain * config.target_rms / max(delivered, 1e-6), config.max_gain)
+        if corrected != gain:
+            gain = corrected
+            out, delivered = _apply(video, masks, pattern * np.float32(gain))
+    marked = Video(out, video.fps)
+    _check_embedded(marked, payload, lay, config, gain)
+    return marked
+
+
+def _apply(video: Video, masks: list[np.ndarray], pattern: np.ndarray) -> tuple[np.ndarray, float]:
+    """Frames with `pattern` × each frame's mask added to luma, and the RMS change actually delivered."""
+    h, w = video.height, video.width
     out = np.empty_like(video.frames)
+    square = 0.0
     for i, frame in enumerate(video.frames):
         mask = cv2.resize(masks[i], (w, h), interpolation=cv2.INTER_LINEAR)
         delta = cv2.multiply(mask, pattern)
         # Equal change to R, G and B is a change of luma only (chroma untouched).
         out[i] = cv2.add(frame, cv2.merge([delta, delta, delta]), dtype=cv2.CV_8U)
-    marked = Video(out, video.fps)
-    _check_embedded(marked, payload, lay, config, gain)
-    return marked
+        diff = cv2.absdiff(out[i], frame)
+        square += float(cv2.norm(diff, cv2.NORM_L2SQR))
+    return out, float(np.sqrt(square / max(out.size, 1)))
 
 
 def _informed_gains(video: Video, masks: list[np.ndarray], payload: bytes, lay: Layout,
