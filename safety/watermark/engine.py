@@ -9,8 +9,9 @@ What it guarantees
   small, flat, dark or saturated to carry it: it never returns an unmarked clip.
 - `extract` averages luma over all frames it is given (content moves, the mark does not), removes
   the host's low frequencies, tries the unattacked geometry and then a crop/scale/flip search with
-  a keyed sync pattern, decodes the BCH codeword and reports `found` only when a decode succeeds
-  and the false-positive bound of `codec` (times every hypothesis searched) is below 1e-6.
+  a keyed sync pattern, decodes the BCH codeword (bchlib's algebraic decoder and a soft-decision
+  one) and reports `found` only when the weighted false-positive bound of `codec`, times every
+  hypothesis of its stage and times the two stages, is below 1e-6.
 
 Layout of one grid (all keyed by HMAC of the secret): 85 % of the cells carry data, an equal number
 for each of the 248 code bits (56 each on the 128 grid, 14 on the 64 grid); the rest are sync cells
