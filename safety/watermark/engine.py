@@ -4,10 +4,13 @@ What it guarantees
 - `embed` returns a clip whose every frame carries the same keyed ±1 cell pattern (a still scene
   does not flicker), added to luma only, shaped by texture and luminance masking, on a grid that
   is normalised to the frame, so rescaling does not move it. The grid has 128×128 cells when the
-  frame gives each cell ≥ 3.5 px, else 64×64 (small frames: H.264 erases 2-px detail). It then
-  reads the mark back from the frames it produced and raises `WatermarkError` when the clip is too
+  frame gives each cell ≥ 3.5 px, else 64×64 (small frames: H.264 erases 2-px detail). On small
+  frames whose camera moves, the pattern may instead be fixed to the scene (it moves with the
+  global translation, which H.264's motion compensation then carries); a codec round trip decides.
+  It then reads the mark back from the frames it produced and raises `WatermarkError` when the clip is too
   small, flat, dark or saturated to carry it: it never returns an unmarked clip.
-- `extract` averages luma over all frames it is given (content moves, the mark does not), removes
+- `extract` averages luma over all frames it is given (content moves, the mark does not) and, for
+  a moving scene, also over the frames registered on the first (for a scene-fixed mark), removes
   the host's low frequencies, tries the unattacked geometry and then a crop/scale/flip search with
   a keyed sync pattern, decodes the BCH codeword (bchlib's algebraic decoder and a soft-decision
   one) and reports `found` only when the weighted false-positive bound of `codec`, times every
@@ -73,6 +76,14 @@ class WatermarkConfig:
     mask_ceil: float = 2.2
     texture_ref: float = 10.0
     """Local luma std (3×3 at 128×128) at which the texture mask adds 1.0 to the floor."""
+    follow_motion: bool = True
+    """Small moving clips also try a mark that follows the camera (global translation), so that H.264's
+    motion compensation carries it instead of smearing it; the reader registers the frames."""
+    follow_max_side: int = 480
+    """… only frames whose short side is below this (larger ones keep the static mark: they survive
+    the codec, and their embedding stays without trial encodes)."""
+    min_motion: float = 2.0
+    """Global displacement (in samples of the 256² motion image) above which a clip counts as moving."""
     max_crop: float = 0.30
     """Largest fraction of width and height the extractor assumes may have been cropped away."""
     scale_step: float = 0.005
@@ -219,27 +230,65 @@ def embed(video: Video, payload: bytes, key: bytes, config: WatermarkConfig = DE
     # better, coarser ones outlast H.264's quantiser on smooth content. Where the frame admits both,
     # each is embedded and passed through a real H.264 round trip, and the one that reads back best
     # is kept. Every grid is searched by the reader, so the choice costs nothing at extraction.
-    marked: list[tuple[Layout, Video]] = []
+    positions = global_motion(video.frames) if _may_follow(video, config) else None
+    modes = [False, True] if positions is not None and _moving(positions, config) else [False]
+    marked: list[tuple[Layout, bool, Video]] = []
     refusal: WatermarkError | None = None
     for grid in grid_candidates(video.width, video.height, config):
         lay = layout(key, grid, config.data_fraction, config.density)
-        try:
-            marked.append((lay, _embed_with_flat_retry(video, payload, lay, config)))
-        except WatermarkError as exc:
-            refusal = refusal or exc
+        for follow in modes:
+            try:
+                if follow:
+                    assert positions is not None
+                    v = _embed_following(video, payload, lay, config, positions)
+                else:
+                    v = _embed_with_flat_retry(video, payload, lay, config)
+                marked.append((lay, follow, v))
+            except WatermarkError as exc:
+                refusal = refusal or exc
     if not marked:
         assert refusal is not None
         raise refusal
     if len(marked) == 1:
-        return marked[0][1]
+        return marked[0][2]
     # Score: how many of the round trips the reader finds the payload in, then the fewest wrong code
     # bits over all of them (a measure that does not saturate where a p-value has reached 1).
     scores = []
-    for lay, v in marked:
-        means = [accumulate(h264(crf, reproducible=True)(v).frames)[0] for crf in config.trial_crfs]
-        found = sum(_identity_p_value(m, payload, lay, config) < config.p_threshold for m in means)
-        scores.append((-found, sum(_code_bit_errors(m, payload, lay) for m in means)))
-    return marked[min(range(len(marked)), key=scores.__getitem__)][1]  # ties keep the preferred grid
+    for lay, follow, v in marked:
+        means = [_read_means(h264(crf, reproducible=True)(v).frames, lay.fine, register=follow)
+                 for crf in config.trial_crfs]
+        mode_means = [reg if follow and reg is not None else mean for mean, reg, _ in means]
+        found = sum(_identity_p_value(m, payload, lay, config) < config.p_threshold for m in mode_means)
+        scores.append((-found, sum(_code_bit_errors(m, payload, lay) for m in mode_means)))
+    return marked[min(range(len(marked)), key=scores.__getitem__)][2]  # ties keep the first (static, preferred grid)
+
+
+def _may_follow(video: Video, config: WatermarkConfig) -> bool:
+    return config.follow_motion and min(video.width, video.height) < config.follow_max_side and video.num_frames > 1
+
+
+def _moving(positions: np.ndarray, config: WatermarkConfig) -> bool:
+    return bool(np.abs(positions).max(initial=0.0) >= config.min_motion)
+
+
+def _embed_following(video: Video, payload: bytes, lay: Layout, config: WatermarkConfig,
+                     positions: np.ndarray) -> Video:
+    """Embed in scene coordinates: register the frames on the first (undo the global translation),
+    mark the registered clip as usual, and move each frame's mark back with the scene."""
+    scale = np.array([video.width, video.height], np.float64) / MOTION_SIDE
+    shifts = positions * scale  # where the scene has moved to, in pixels, per frame
+    registered = Video(np.stack([_translate(f, -dx, -dy) for f, (dx, dy) in zip(video.frames, shifts, strict=True)]),
+                       video.fps)
+    marked = _embed_with_flat_retry(registered, payload, lay, config)
+    out = np.empty_like(video.frames)
+    for i, (frame, (dx, dy)) in enumerate(zip(video.frames, shifts, strict=True)):
+        delta = marked.frames[i].astype(np.float32) - registered.frames[i]
+        out[i] = np.clip(frame + _translate(delta, dx, dy) + 0.5, 0, 255).astype(np.uint8)
+    result = Video(out, video.fps)
+    _, reg_mean, _ = _read_means(result.frames, lay.fine, register=True)
+    if reg_mean is None or _code_bit_errors(reg_mean, payload, lay) > config.max_clean_errors:
+        raise WatermarkError("the camera-following mark does not read back cleanly from this clip")
+    return result
 
 
 def _embed_with_flat_retry(video: Video, payload: bytes, lay: Layout, config: WatermarkConfig) -> Video:
@@ -256,7 +305,7 @@ def _embed_with_flat_retry(video: Video, payload: bytes, lay: Layout, config: Wa
 def _identity_p_value(mean: np.ndarray, payload: bytes, lay: Layout, config: WatermarkConfig) -> float:
     """The reader's p-value for `payload` at the unattacked geometry of `lay` (1.0 when it decodes to another)."""
     soft = _soft_bits(_normalise(_highpass(_downsample(mean, lay.fine))), lay)
-    decoded, p = _decode(soft, lay, len(config.grids))
+    decoded, p = _decode(soft, lay, len(config.grids) * (2 if config.follow_motion else 1))
     return p if decoded.payload == payload else 1.0
 
 
@@ -366,6 +415,72 @@ _CELL_KERNEL = np.outer(_K1, _K1)
 ACCUMULATE_SIDE = max(DEFAULT_CONFIG.grids) * SAMPLES_PER_CELL
 
 
+MOTION_SIDE = 256
+"""Global motion is estimated on luma resampled to this square (normalised to the frame, like the grid)."""
+
+
+class MotionTracker:
+    """Where the scene of each frame has moved since the first frame (global translation, in samples
+    of the MOTION_SIDE² image), by phase correlation against a key frame that is renewed when the
+    scene has moved an eighth of the frame away from it (few links, so little drift). Weak matches
+    (a cut, noise) keep the last position."""
+
+    def __init__(self) -> None:
+        self._key: np.ndarray | None = None
+        self._key_pos = np.zeros(2, np.float64)
+        self._pos = np.zeros(2, np.float64)
+        self._window = cv2.createHanningWindow((MOTION_SIDE, MOTION_SIDE), cv2.CV_32F)
+
+    def __call__(self, gray: np.ndarray) -> np.ndarray:
+        small = cv2.resize(gray, (MOTION_SIDE, MOTION_SIDE), interpolation=cv2.INTER_AREA).astype(np.float32)
+        if self._key is None:
+            self._key = small
+            return self._pos.copy()
+        (dx, dy), response = cv2.phaseCorrelate(self._key, small, self._window)
+        if response > 0.1 and max(abs(dx), abs(dy)) < MOTION_SIDE / 4:
+            self._pos = self._key_pos + np.array([dx, dy])
+        if np.abs(self._pos - self._key_pos).max() > MOTION_SIDE / 8:
+            self._key, self._key_pos = small, self._pos.copy()
+        return self._pos.copy()
+
+
+def global_motion(frames: Iterable[np.ndarray]) -> np.ndarray:
+    """(T, 2) scene positions of each frame relative to the first, in MOTION_SIDE samples."""
+    track = MotionTracker()
+    return np.array([track(cv2.cvtColor(np.ascontiguousarray(f), cv2.COLOR_RGB2GRAY)) for f in frames])
+
+
+def _translate(img: np.ndarray, dx: float, dy: float) -> np.ndarray:
+    """`img` moved by (dx, dy) pixels (bilinear, reflected borders)."""
+    m = np.array([[1.0, 0.0, dx], [0.0, 1.0, dy]], np.float32)
+    return np.asarray(cv2.warpAffine(img, m, (img.shape[1], img.shape[0]), flags=cv2.INTER_LINEAR,
+                                     borderMode=cv2.BORDER_REFLECT))
+
+
+def _read_means(frames: Iterable[np.ndarray], side: int, register: bool = True,
+                min_motion: float = DEFAULT_CONFIG.min_motion) -> tuple[np.ndarray, np.ndarray | None, int]:
+    """Mean luma at side×side, the mean of the frames registered on the first (None when the scene
+    does not move), and the frame count. One pass: uploads are streamed, never held whole."""
+    acc = np.zeros((side, side), np.float64)
+    reg = np.zeros((side, side), np.float64)
+    track = MotionTracker()
+    farthest = 0.0
+    count = 0
+    for frame in frames:
+        gray = cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2GRAY).astype(np.float32)
+        small = cv2.resize(gray, (side, side), interpolation=cv2.INTER_AREA)
+        acc += small
+        if register:
+            pos = track(gray)
+            farthest = max(farthest, float(np.abs(pos).max()))
+            reg += _translate(small, *(-pos * side / MOTION_SIDE))
+        count += 1
+    if count == 0:
+        raise WatermarkError("no frames to read the watermark from")
+    moving = register and farthest >= min_motion
+    return (acc / count).astype(np.float32), (reg / count).astype(np.float32) if moving else None, count
+
+
 def accumulate(frames: Iterable[np.ndarray], side: int = ACCUMULATE_SIDE) -> tuple[np.ndarray, int]:
     """Mean luma of `frames` resampled to side×side (float32) and the frame count."""
     acc = np.zeros((side, side), np.float64)
@@ -413,6 +528,7 @@ class Hypothesis:
     x: int
     y: int
     z: float  # sync correlation peak in standard deviations (nan: not searched)
+    registered: bool = False  # read from the frames registered on the first (a camera-following mark)
 
 
 def _sizes(fine: int, config: WatermarkConfig) -> list[int]:
@@ -424,15 +540,22 @@ def _smallest(fine: int, config: WatermarkConfig) -> int:
     return round(fine * (1.0 - config.max_crop))
 
 
-def hypotheses_searched(config: WatermarkConfig = DEFAULT_CONFIG) -> int:
-    """M of the false-positive bound: every (grid, flip, window size, x, y) the reader may try.
+def _max_shift(fine: int, config: WatermarkConfig) -> int:
+    return round(fine * config.max_crop)
+
+
+def hypotheses_searched(config: WatermarkConfig = DEFAULT_CONFIG, registered: bool = False) -> int:
+    """M of the false-positive bound for the search stage: every (grid, flip, window size, x, y) the
+    reader may try on the mean frame and, for a moving scene (`registered`), the same again on the
+    registered mean plus every translation of it up to `max_crop` of the frame.
 
     Counted generously: every integer window size between the largest crop and none, every offset.
     """
     total = 0
     for g in config.grids:
         fine = g * SAMPLES_PER_CELL
-        total += 2 * sum((fine - size + 1) ** 2 for size in range(_smallest(fine, config), fine + 1))
+        crops = 2 * sum((fine - size + 1) ** 2 for size in range(_smallest(fine, config), fine + 1))
+        total += crops + (crops + (2 * _max_shift(fine, config) + 1) ** 2 if registered else 0)
     return total
 
 
@@ -469,6 +592,25 @@ def _search(residual: np.ndarray, lay: Layout, config: WatermarkConfig) -> list[
     return best if f == 1 else [_refine(residual, lay, h, f, config) for h in best]
 
 
+def _translations(residual: np.ndarray, lay: Layout, config: WatermarkConfig) -> list[Hypothesis]:
+    """The best translations of a registered mean (a trimmed clip starts where the camera had moved
+    to): cyclic FFT correlation with the sync cells at full size, shifts up to `max_crop`."""
+    fine = lay.fine
+    corr = np.fft.irfft2(np.conj(np.fft.rfft2(residual)) * np.fft.rfft2(lay.sync_template), s=(fine, fine))
+    limit = _max_shift(fine, config)
+    shifts = np.r_[0 : limit + 1, fine - limit : fine]
+    valid = corr[np.ix_(shifts, shifts)]
+    sd = float(corr.std()) or 1.0
+    best = np.argsort(valid, axis=None)[::-1][:2]
+    out = []
+    for k in best:
+        iy, ix = np.unravel_index(int(k), valid.shape)
+        y, x = int(shifts[iy]), int(shifts[ix])
+        y, x = (y - fine if y > limit else y), (x - fine if x > limit else x)
+        out.append(Hypothesis(lay.grid, False, fine, x, y, float(valid[iy, ix] - corr.mean()) / sd, registered=True))
+    return out
+
+
 def _refine(residual: np.ndarray, lay: Layout, hyp: Hypothesis, f: int, config: WatermarkConfig) -> Hypothesis:
     fine = lay.fine
     img = residual[:, ::-1] if hyp.flip else residual
@@ -493,7 +635,10 @@ def _place(residual: np.ndarray, hyp: Hypothesis, fine: int) -> np.ndarray:
     if hyp.size != fine:
         img = cv2.resize(img, (hyp.size, hyp.size), interpolation=cv2.INTER_AREA)
     canvas = np.zeros((fine, fine), np.float32)
-    canvas[hyp.y : hyp.y + hyp.size, hyp.x : hyp.x + hyp.size] = img
+    x0, y0 = max(0, hyp.x), max(0, hyp.y)
+    x1, y1 = min(fine, hyp.x + hyp.size), min(fine, hyp.y + hyp.size)
+    if x1 > x0 and y1 > y0:  # a translated window may hang over the edge of the original frame
+        canvas[y0:y1, x0:x1] = img[y0 - hyp.y : y1 - hyp.y, x0 - hyp.x : x1 - hyp.x]
     return canvas
 
 
@@ -531,25 +676,30 @@ def read(frames: Iterable[np.ndarray], key: bytes, config: WatermarkConfig = DEF
     """Extract with internals; `extract` is the API."""
     check_key(key)
     layouts = [layout(key, g, config.data_fraction, config.density) for g in config.grids]
-    mean, count = accumulate(frames, max(lay.fine for lay in layouts))
-    residuals = {lay.grid: _normalise(_highpass(_downsample(mean, lay.fine))) for lay in layouts}
-    # Stage 1, the unattacked geometry of each grid: codecs, scaling, colour and time edits keep it,
-    # and the full search costs ~250 FFTs. Stage 2, the crop/scale/flip search, only when stage 1
-    # finds nothing. Each stage's p-values count every hypothesis that stage may try.
-    queue = [Hypothesis(lay.grid, False, lay.fine, 0, 0, float("nan")) for lay in layouts]
-    stage_hypotheses = len(layouts)
+    mean, registered, count = _read_means(frames, max(lay.fine for lay in layouts), config.follow_motion,
+                                          config.min_motion)
+    means = {False: mean} if registered is None else {False: mean, True: registered}
+    residuals = {(lay.grid, reg): _normalise(_highpass(_downsample(m, lay.fine)))
+                 for lay in layouts for reg, m in means.items()}
+    # Stage 1, the unattacked geometry of each grid (and, for a moving scene, of the registered
+    # frames): codecs, scaling, colour and time edits keep it, and the full search costs ~250 FFTs.
+    # Stage 2, the crop/scale/flip search (and translations of the registered mean), only when
+    # stage 1 finds nothing. Each stage's p-values count every hypothesis that stage may try.
+    queue = [Hypothesis(lay.grid, False, lay.fine, 0, 0, float("nan"), registered=reg)
+             for reg in means for lay in layouts]
+    stage_hypotheses = len(queue)
     searched = False
     best: tuple[float, WatermarkResult, np.ndarray] | None = None
     by_grid = {lay.grid: lay for lay in layouts}
     while queue:
         hyp = queue.pop(0)
         lay = by_grid[hyp.grid]
-        soft = _soft_bits(_place(residuals[hyp.grid], hyp, lay.fine), lay)
+        soft = _soft_bits(_place(residuals[hyp.grid, hyp.registered], hyp, lay.fine), lay)
         bits = (soft > 0).astype(np.uint8) ^ lay.scramble
         decoded, p = _decode(soft, lay, stage_hypotheses)
         geometry = {"grid": hyp.grid, "flip": hyp.flip, "scale": round(hyp.size / lay.fine, 4),
                     "x": round(hyp.x / lay.fine, 4), "y": round(hyp.y / lay.fine, 4),
-                    "sync_z": None if np.isnan(hyp.z) else round(hyp.z, 2)}
+                    "sync_z": None if np.isnan(hyp.z) else round(hyp.z, 2), "registered": hyp.registered}
         found = p < config.p_threshold
         sent = _sent_signs(lay, decoded.payload)
         conf = float(np.sum(soft * sent) / max(float(np.abs(soft).sum()), 1e-12))
@@ -562,8 +712,10 @@ def read(frames: Iterable[np.ndarray], key: bytes, config: WatermarkConfig = DEF
             break
         if not queue and not searched:
             searched = True
-            stage_hypotheses = hypotheses_searched(config)
-            hyps = [h for lay in layouts for h in _search(residuals[lay.grid], lay, config)]
+            stage_hypotheses = hypotheses_searched(config, registered=registered is not None)
+            hyps = [replace(h, registered=reg) for (g, reg), res in residuals.items()
+                    for h in _search(res, by_grid[g], config)]
+            hyps += [h for (g, reg), res in residuals.items() if reg for h in _translations(res, by_grid[g], config)]
             queue = sorted(hyps, key=lambda h: -h.z)
     assert best is not None
     return Reading(result=best[1], bits=best[2])
