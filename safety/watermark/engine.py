@@ -255,7 +255,7 @@ def embed(video: Video, payload: bytes, key: bytes, config: WatermarkConfig = DE
     # bits over all of them (a measure that does not saturate where a p-value has reached 1).
     scores = []
     for lay, follow, v in marked:
-        means = [_read_means(h264(crf, reproducible=True)(v).frames, lay.fine, register=follow)
+        means = [_read_means(h264(crf, reproducible=True)(v).frames, lay.fine, follow, config.min_motion)
                  for crf in config.trial_crfs]
         mode_means = [reg if follow and reg is not None else mean for mean, reg, _ in means]
         found = sum(_identity_p_value(m, payload, lay, config) < config.p_threshold for m in mode_means)
@@ -285,7 +285,7 @@ def _embed_following(video: Video, payload: bytes, lay: Layout, config: Watermar
         delta = marked.frames[i].astype(np.float32) - registered.frames[i]
         out[i] = np.clip(frame + _translate(delta, dx, dy) + 0.5, 0, 255).astype(np.uint8)
     result = Video(out, video.fps)
-    _, reg_mean, _ = _read_means(result.frames, lay.fine, register=True)
+    _, reg_mean, _ = _read_means(result.frames, lay.fine, True, config.min_motion)
     if reg_mean is None or _code_bit_errors(reg_mean, payload, lay) > config.max_clean_errors:
         raise WatermarkError("the camera-following mark does not read back cleanly from this clip")
     return result
@@ -482,16 +482,9 @@ def _read_means(frames: Iterable[np.ndarray], side: int, register: bool = True,
 
 
 def accumulate(frames: Iterable[np.ndarray], side: int = ACCUMULATE_SIDE) -> tuple[np.ndarray, int]:
-    """Mean luma of `frames` resampled to side×side (float32) and the frame count."""
-    acc = np.zeros((side, side), np.float64)
-    count = 0
-    for frame in frames:
-        gray = cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2GRAY).astype(np.float32)
-        acc += cv2.resize(gray, (side, side), interpolation=cv2.INTER_AREA)
-        count += 1
-    if count == 0:
-        raise WatermarkError("no frames to read the watermark from")
-    return (acc / count).astype(np.float32), count
+    """Mean luma of `frames` resampled to side×side (float32) and the frame count (no registration)."""
+    mean, _, count = _read_means(frames, side, register=False)
+    return mean, count
 
 
 def _downsample(img: np.ndarray, side: int) -> np.ndarray:
