@@ -41,6 +41,9 @@ class Video:
 
     frames: np.ndarray
     fps: float
+    picture_types: str | None = None
+    """One letter per frame as the decoder reported it ("I", "P", "B", "?" for others) when the frames
+    come from a compressed file (`read_video`); None for frames made or changed in memory."""
 
     def __post_init__(self) -> None:
         f = self.frames
@@ -52,6 +55,8 @@ class Video:
             raise MediaError(f"Video must have at least one non-empty frame, got shape {f.shape}")
         if not np.isfinite(self.fps) or self.fps <= 0:
             raise MediaError(f"Video fps must be a positive number, got {self.fps}")
+        if self.picture_types is not None and len(self.picture_types) != f.shape[0]:
+            raise MediaError(f"Video has {f.shape[0]} frames but {len(self.picture_types)} picture types")
 
     @property
     def num_frames(self) -> int:
@@ -196,6 +201,7 @@ def read_video(
     lim = limits or default_limits()
     size = _check_file(p, lim)
     frames: list[np.ndarray] = []
+    types: list[str] = []
     with _open(p, lim) as container:
         info = _inspect(p, size, container, lim)
         stream = container.streams.video[0]
@@ -210,6 +216,7 @@ def read_video(
                     _check_frame_size(p, frame.width, frame.height, lim)
                     frame = frame.reformat(width=info.width, height=info.height)
                 frames.append(frame.to_ndarray(format="rgb24"))
+                types.append(_picture_type(frame))
                 if len(frames) >= want:
                     if max_frames is None:
                         raise MediaTooLargeError(f"{p}: more than {lim.max_frames} frames")
@@ -226,7 +233,15 @@ def read_video(
     if max_frames is None and declared and len(frames) < declared - 1:
         # ffmpeg stops quietly at a cut-off mdat; a partial clip must not pass for the whole one.
         raise MediaError(f"{p}: truncated video stream: decoded {len(frames)} of {declared} frames")
-    return Video(np.stack(frames), info.fps)
+    return Video(np.stack(frames), info.fps, "".join(types))
+
+
+def _picture_type(frame: av.VideoFrame) -> str:
+    """"I", "P" or "B" (what the decoder says the frame was coded as), "?" otherwise."""
+    try:
+        return {1: "I", 2: "P", 3: "B"}.get(int(frame.pict_type), "?")
+    except (TypeError, ValueError):
+        return "?"
 
 
 def resize_video(video: Video, width: int, height: int) -> Video:

@@ -26,6 +26,10 @@ def test_round_trip_keeps_shape_fps_and_content(tmp_path: Path) -> None:
     assert back.frames.shape == video.frames.shape
     err = np.abs(back.frames.astype(int) - video.frames.astype(int)).mean()
     assert err < 3, f"mean abs error {err} too high for CRF 12"
+    # The decoder's picture types come along (the watermark reader weights frames by them).
+    assert back.picture_types is not None and len(back.picture_types) == 16
+    assert back.picture_types[0] == "I" and set(back.picture_types) <= {"I", "P", "B"}
+    assert video.picture_types is None  # made in memory
 
 
 def test_video_type_validates_its_frames() -> None:
@@ -35,6 +39,8 @@ def test_video_type_validates_its_frames() -> None:
         Video(np.zeros((4, 8, 8, 3), np.float32), 24)
     with pytest.raises(MediaError):
         Video(np.zeros((4, 8, 8, 3), np.uint8), 0)
+    with pytest.raises(MediaError, match="picture types"):
+        Video(np.zeros((4, 8, 8, 3), np.uint8), 24, "IPP")
 
 
 def test_resize(tmp_path: Path) -> None:
