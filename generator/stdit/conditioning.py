@@ -41,3 +41,20 @@ def encode_text(prompts: list[str]) -> TextCondition:
     m = mask.unsqueeze(-1).to(states.dtype)
     pooled = (states * m).sum(1) / m.sum(1).clamp(min=1.0)
     return TextCondition(states.float(), mask.long(), pooled.float())
+
+
+def text_statistics(prompts: list[str], batch: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-dimension mean and standard deviation of the encoder's token states over `prompts` (real
+    tokens only): what `model.LayoutReadout` standardises the words with."""
+    sums, squares, count = None, None, 0
+    for i in range(0, len(prompts), batch):
+        states, mask = encode_tokens(prompts[i:i + batch])
+        tokens = states.float()[mask.bool()]
+        sums = tokens.sum(0) if sums is None else sums + tokens.sum(0)
+        squares = (tokens ** 2).sum(0) if squares is None else squares + (tokens ** 2).sum(0)
+        count += tokens.shape[0]
+    if sums is None or squares is None or count < 2:
+        raise ValueError("text_statistics needs at least one non-empty prompt")
+    mean = sums / count
+    var = (squares / count - mean ** 2).clamp(min=0.0) * count / (count - 1)
+    return mean, var.sqrt()

@@ -28,6 +28,10 @@ class TrainConfig:
     t_high: float = 0.0  # share of times with 1 - t log-uniform in [1e-4, 1e-1] (flow.HIGH_DECADES)
     lr_final: float = 1.0  # cosine decay from lr to lr·lr_final over max_steps (1.0 = constant after warm-up)
     pos_lr_mult: float = 1.0  # learning-rate factor of the absolute-position map (zero-initialised, slow to grow)
+    layout_lr_mult: float = 1.0  # learning-rate factor of the caption-by-place readout (model.LayoutReadout)
+    layout_aux: float = 0.0  # weight of the readout's own loss: its coarse layout against the clip's token means
+    layout_pretrain_steps: int = 0  # steps (batch 32) that fit a fresh readout to that loss alone, before the run
+    layout_pretrain_clips: int = 4096  # clips (rendered once, at half size) those steps draw from
     weight_decay: float = 0.0
     grad_clip: float = 1.0
     max_steps: int = 100_000
@@ -46,13 +50,15 @@ class TrainConfig:
 
 TRAIN_CONFIGS: dict[str, TrainConfig] = {
     # The committed default's architecture and times: 64×64, 16 frames, 4×8×8 patches with per-token
-    # position conditioning, batch 16, cosine decay; ~1.45 s a step on this 2-core CPU. fp32: bf16
-    # autocast was no faster here. Times lean toward noise (JiT), with 8 % at t = 1 and 35 % within
-    # 1e-1 of it, where the layout is decided (flow.sample_times). The committed weights got there in
-    # six phases (their card lists them); this recipe from scratch has not been run end to end.
-    "stdit-s-64": TrainConfig(name="stdit-s-64", model="STDiT-S/4x8p", batch_size=16, lr=8e-4, lr_final=0.1,
+    # position conditioning and the caption-by-place layout readout (fitted alone first, ~3 CPU minutes,
+    # then trained with its own loss beside the flow loss), batch 16, cosine decay; ~1.8 s a step on this
+    # 2-core CPU. fp32: bf16 autocast was no faster here. Times lean toward noise (JiT), with 8 % at t = 1
+    # and 35 % within 1e-1 of it, where the layout is decided (flow.sample_times). The committed weights got
+    # there in seven phases (their card lists them); this recipe from scratch has not been run end to end.
+    "stdit-s-64": TrainConfig(name="stdit-s-64", model="STDiT-S/4x8pl", batch_size=16, lr=8e-4, lr_final=0.1,
                               warmup_steps=200, max_steps=6500, amp=False, checkpoint_minutes=5.0,
-                              t_mean=1.0, t_std=1.0, t_one=0.08, t_high=0.35, pos_lr_mult=10.0),
+                              t_mean=1.0, t_std=1.0, t_one=0.08, t_high=0.35, pos_lr_mult=10.0,
+                              layout_lr_mult=2.0, layout_aux=1.0, layout_pretrain_steps=2500),
     # A few seconds' smoke run for tests and for checking the loop end to end.
     "tiny": TrainConfig(name="tiny", model="STDiT-T/2x8", frames=4, size=32, batch_size=2, max_steps=4,
                         warmup_steps=1, checkpoint_minutes=0.0, log_every=1),

@@ -17,6 +17,10 @@ Near pure noise, though, a token's content is noise of ~30× the size of that ma
 vector of each token: adaLN then modulates every token by a function of (time, pooled text, place),
 a path from "the caption says left" to "this token, late in the clip, on the left" that no amount
 of noise in the token can drown. It costs a per-token adaLN (sampling 1.44× slower, measured).
+`layout_cond` adds a third path, `LayoutReadout`: each token reads the caption with a query made of
+its place alone (no noise), over standardised MiniLM states, and the result joins its adaLN input;
+it is also trained to predict the clip's coarse layout from the caption, which is what teaches it
+"left" and "right" in minutes rather than hours.
 The head predicts the clean clip x0 and the velocity is derived from it (`x0_to_velocity`):
 pixel patches are wider than the trunk, and only x0 survives that bottleneck.
 Text conditions the model twice: cross-attention on the frozen MiniLM token states, and the pooled
@@ -54,6 +58,7 @@ class STDiTConfig:
     prediction: str = "x0"  # what the output head predicts: "x0" (clean clip) or "velocity"
     abs_pos: bool = False  # add absolute spacetime position features to the tokens (zero-initialised map)
     pos_cond: bool = False  # also feed each token's position into its adaLN conditioning (per-token modulation)
+    layout_cond: bool = False  # add a caption readout queried by place alone to each token's conditioning
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -155,6 +160,71 @@ class CrossAttention(nn.Module):
         return self.proj(out.transpose(1, 2).reshape(b, n, d))
 
 
+class LayoutReadout(nn.Module):
+    """What the caption says about one place in the clip: cross-attention whose queries are the token's
+    (t, y, x) position features alone, over the caption's standardised token states.
+
+    Why: from pure noise the layout (where the object is in each frame) must come from the text, and
+    the blocks' cross-attention queries are the noisy token states. Measured on a caption → E[x0]
+    regression at token resolution (4×8×8, 6 000 clips, batch 32): mean-pooled MiniLM, learned
+    attention pooling and place-queried attention on the raw states all left the direction of motion
+    unread after 3 000–4 800 steps (cosine of predicted to true travel −0.3 to 0.3), while place-queried
+    attention on *standardised* states read it on held-out prompts (0.95 at 1 500 steps, 0.99 at
+    2 000). MiniLM's states have per-dimension scales from ~0 to 1.5, so the few words that change the
+    motion are a small, ill-conditioned difference; `text_mean` / `text_std` (buffers, measured on the
+    training captions by `conditioning.text_statistics`) remove that.
+
+    Two outputs share the features: `forward` (through a zero-initialised map, so a warm-started model
+    is unchanged at first) is added to each token's adaLN conditioning, and `prior` is the coarse
+    layout itself, each token's mean colour, which training regresses on the clip's token means
+    (`token_means`) so that the features learn the layout from the caption alone, fast (the
+    regression does not need the trunk). Neither depends on the noisy clip.
+    """
+
+    def __init__(self, dim: int, text_dim: int, heads: int, channels: int = 3, pos_dim: int = 6 * 8) -> None:
+        super().__init__()
+        self.heads = heads
+        self.register_buffer("text_mean", torch.zeros(text_dim))
+        self.register_buffer("text_std", torch.ones(text_dim))
+        self.q = nn.Sequential(nn.Linear(pos_dim, dim), nn.SiLU(), nn.Linear(dim, dim))
+        self.kv = nn.Linear(text_dim, 2 * dim)
+        self.place = nn.Linear(pos_dim, dim)
+        self.mlp = nn.Sequential(nn.SiLU(), nn.Linear(dim, dim))
+        self.to_cond = nn.Linear(dim, dim)
+        self.head = nn.Linear(dim, channels)
+
+    def set_text_statistics(self, mean: torch.Tensor, std: torch.Tensor, floor: float = 0.05) -> None:
+        """Per-dimension mean and spread of the encoder's token states (the spread floored: a few
+        dimensions are constant over the captions and must not be blown up)."""
+        self.text_mean.copy_(mean)
+        self.text_std.copy_(std.clamp(min=floor))
+
+    def features(self, feats: torch.Tensor, text: torch.Tensor, text_mask: torch.Tensor) -> torch.Tensor:
+        b, length, _ = text.shape
+        n, d = feats.shape[0], self.place.out_features
+        hd = d // self.heads
+        words = (text - self.text_mean) / self.text_std
+        q = self.q(feats).view(1, n, self.heads, hd).transpose(1, 2).expand(b, -1, -1, -1)
+        k, v = self.kv(words).view(b, length, 2, self.heads, hd).permute(2, 0, 3, 1, 4)
+        bias = torch.zeros(text_mask.shape, dtype=q.dtype, device=q.device)
+        bias = bias.masked_fill(~text_mask.bool(), float("-inf"))[:, None, None, :]
+        read = F.scaled_dot_product_attention(q, k, v, attn_mask=bias).transpose(1, 2).reshape(b, n, d)
+        return F.silu(self.mlp(read + self.place(feats)[None]))
+
+    def forward(self, feats: torch.Tensor, text: torch.Tensor, text_mask: torch.Tensor) -> torch.Tensor:
+        return self.to_cond(self.features(feats, text, text_mask))
+
+    def prior(self, feats: torch.Tensor, text: torch.Tensor, text_mask: torch.Tensor) -> torch.Tensor:
+        """(B, N, C): each token's mean colour as the caption alone implies it."""
+        return self.head(self.features(feats, text, text_mask))
+
+
+def token_means(x: torch.Tensor, grid: tuple[int, int, int]) -> torch.Tensor:
+    """(B, C, T, H, W) → (B, N, C): the clip's mean colour over each cell of a t×h×w token grid."""
+    pooled = F.adaptive_avg_pool3d(x, grid)
+    return pooled.flatten(2).transpose(1, 2)
+
+
 class MLP(nn.Module):
     def __init__(self, dim: int, hidden: int) -> None:
         super().__init__()
@@ -248,6 +318,7 @@ class STDiT(nn.Module):
         self.x_embed = nn.Linear(self.patch_dim, d)
         self.pos_proj = nn.Linear(6 * 8, d) if cfg.abs_pos else None
         self.pos_cond = (nn.Sequential(nn.Linear(6 * 8, d), nn.SiLU(), nn.Linear(d, d)) if cfg.pos_cond else None)
+        self.layout = LayoutReadout(d, cfg.text_dim, cfg.heads, cfg.channels) if cfg.layout_cond else None
         self.t_embed = TimestepEmbedder(d)
         self.text_proj = nn.Sequential(nn.Linear(cfg.text_dim, d), nn.GELU(approximate="tanh"), nn.Linear(d, d))
         self.pooled_proj = nn.Sequential(nn.Linear(cfg.text_dim, d), nn.SiLU(), nn.Linear(d, d))
@@ -281,6 +352,9 @@ class STDiT(nn.Module):
         if self.pos_cond is not None:  # likewise
             nn.init.zeros_(self.pos_cond[-1].weight)
             nn.init.zeros_(self.pos_cond[-1].bias)
+        if self.layout is not None:  # likewise (its `prior` head is trained on its own, so not zeroed)
+            nn.init.zeros_(self.layout.to_cond.weight)
+            nn.init.zeros_(self.layout.to_cond.bias)
 
     def patchify(self, x: torch.Tensor) -> tuple[torch.Tensor, tuple[int, int, int]]:
         """(B, C, T, H, W) → tokens (B, T'·H'·W', patch_dim) ordered time-major, and the grid."""
@@ -317,16 +391,30 @@ class STDiT(nn.Module):
         rope_t = tuple(r.to(x.device) for r in rope_1d(gt, head_dim))
         h = self.x_embed(tokens)
         c = self.t_embed(t) + self.pooled_proj(pooled)
-        if self.pos_proj is not None or self.pos_cond is not None:
+        if self.pos_proj is not None or self.pos_cond is not None or self.layout is not None:
             feats = abs_position_features(grid).to(h.device, h.dtype)
             if self.pos_proj is not None:
                 h = h + self.pos_proj(feats)
             if self.pos_cond is not None:
                 c = c[:, None, :] + self.pos_cond(feats)[None]  # (B, N, D): modulation per token
+            if self.layout is not None:
+                c = per_token(c) + self.layout(feats, text, text_mask)  # (B, N, D): what the caption puts here
         txt = self.text_proj(text)
         for block in self.blocks:
             h = block(h, c, (gt, gh * gw), rope_s, rope_t, txt, text_mask)  # type: ignore[arg-type]
         return self.unpatchify(self.final(h, c), grid)
+
+    def token_grid(self, frames: int, height: int, width: int) -> tuple[int, int, int]:
+        cfg = self.config
+        return frames // cfg.patch_t, height // cfg.patch_h, width // cfg.patch_w
+
+    def layout_prior(self, text: torch.Tensor, text_mask: torch.Tensor,
+                     grid: tuple[int, int, int]) -> torch.Tensor:
+        """The layout readout's coarse clip (B, N, C) for a token grid (see `LayoutReadout.prior`)."""
+        if self.layout is None:
+            raise ValueError("this architecture has no layout readout (layout_cond=False)")
+        feats = abs_position_features(grid).to(text.device, text.dtype)
+        return self.layout.prior(feats, text, text_mask)
 
     def velocity(
         self,
@@ -364,6 +452,9 @@ STDIT_CONFIGS: dict[str, STDiTConfig] = {
     "STDiT-S/4x8": STDiTConfig(hidden=192, depth=4, heads=6, patch_t=4, abs_pos=True),
     # The same, with each token's position also in its adaLN input (see `STDiT.forward`).
     "STDiT-S/4x8p": STDiTConfig(hidden=192, depth=4, heads=6, patch_t=4, abs_pos=True, pos_cond=True),
+    # The same, with a caption readout queried by place in each token's conditioning (`LayoutReadout`).
+    "STDiT-S/4x8pl": STDiTConfig(hidden=192, depth=4, heads=6, patch_t=4, abs_pos=True, pos_cond=True,
+                                 layout_cond=True),
     "STDiT-B/2x8": STDiTConfig(hidden=384, depth=12, heads=6),
 }
 

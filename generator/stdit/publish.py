@@ -33,6 +33,19 @@ DATA_RECIPE = (
 TARGETS = {"colour": 0.80, "shape": 0.60, "motion": 0.80}
 
 
+def objective(tc: dict[str, Any]) -> str:
+    """One line for the card: the loss and the training-time mix of a recipe."""
+    text = ("rectified flow; the head predicts x0, the loss is on the derived velocity; logit-normal times "
+            f"(mean {tc.get('t_mean', 0.0)}, std {tc.get('t_std', 1.0)}), {tc.get('t_one', 0.0):.0%} of them at t = 1, "
+            f"{tc.get('t_high', 0.0):.0%} with 1 - t log-uniform in [1e-4, 1e-1], {tc.get('t_top', 0.0):.0%} uniform "
+            "in [0.97, 1]")
+    if tc.get("layout_aux"):
+        text += (f"; plus {tc['layout_aux']} x the layout readout's loss (its coarse clip from the caption alone "
+                 f"against the clip's token means), the readout fitted alone for {tc.get('layout_pretrain_steps', 0)} "
+                 "steps first")
+    return text
+
+
 def publish(run: Path, eval_json: Path | None, name: str, version: str, sampler: dict[str, Any],
             notes: list[str] | None = None) -> Path:
     model, meta = load_weights(run / "ema.safetensors", None)
@@ -57,9 +70,7 @@ def publish(run: Path, eval_json: Path | None, name: str, version: str, sampler:
         "architecture": model.config.to_dict(),
         "params": sum(p.numel() for p in model.parameters()),
         "text_encoder": "sentence-transformers/all-MiniLM-L6-v2 (frozen, offline)",
-        "objective": ("rectified flow; the head predicts x0, the loss is on the derived velocity; logit-normal times "
-                      f"(mean {tc.get('t_mean', 0.0)}, std {tc.get('t_std', 1.0)}), {tc.get('t_top', 0.0):.0%} of them "
-                      "uniform in [0.97, 1]"),
+        "objective": objective(tc),
         "training_data": DATA_RECIPE,
         "training": {"config": meta["train_config"], "steps": meta["step"],
                      "clips_seen": meta["step"] * meta["train_config"]["batch_size"],
