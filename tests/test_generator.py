@@ -207,12 +207,14 @@ def test_layout_pretraining_fits_the_readout_alone_and_leaves_the_rest_unchanged
     from generator.stdit.train import batch_for_step
 
     x, cond = batch_for_step(replace(cfg, batch_size=16, caption_dropout=0.0), 0)  # clips the pool does not hold
-    untrained = float(layout_loss(model, x, cond))
+    with torch.no_grad():
+        untrained = float(layout_loss(model, x, cond))
     losses = pretrain_layout(model, cfg, quiet=True)
     assert len(losses) == 60 and np.mean(losses[-10:]) < 0.6 * np.mean(losses[:5])
     assert all(torch.equal(p, before[n]) for n, p in model.named_parameters() if n in before)
     assert model.layout is not None and torch.count_nonzero(model.layout.to_cond.weight) == 0
-    assert float(layout_loss(model, x, cond)) < 0.7 * untrained  # and it holds on clips it did not see
+    with torch.no_grad():
+        assert float(layout_loss(model, x, cond)) < 0.7 * untrained  # and it holds on clips it did not see
 
 
 def test_adaln_zero_init_predicts_zero_velocity() -> None:
