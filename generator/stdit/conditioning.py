@@ -35,9 +35,14 @@ class TextCondition:
         return TextCondition(torch.cat([sa, sb]), torch.cat([ma, mb]), torch.cat([a.pooled, b.pooled]))
 
 
-def encode_text(prompts: list[str]) -> TextCondition:
-    """Encode prompts with the frozen MiniLM (offline); the empty prompt is the unconditional input."""
-    states, mask = encode_tokens(prompts)
+def encode_text(prompts: list[str], batch: int = 512) -> TextCondition:
+    """Encode prompts with the frozen MiniLM (offline); the empty prompt is the unconditional input.
+    Long lists go through the encoder `batch` prompts at a time (its activations grow with the batch)
+    and are padded to one length once."""
+    chunks = [encode_tokens(prompts[i:i + batch]) for i in range(0, max(len(prompts), 1), batch)]
+    length = max(s.shape[1] for s, _ in chunks)
+    states = torch.cat([torch.nn.functional.pad(s, (0, 0, 0, length - s.shape[1])) for s, _ in chunks])
+    mask = torch.cat([torch.nn.functional.pad(k, (0, length - k.shape[1])) for _, k in chunks])
     m = mask.unsqueeze(-1).to(states.dtype)
     pooled = (states * m).sum(1) / m.sum(1).clamp(min=1.0)
     return TextCondition(states.float(), mask.long(), pooled.float())
