@@ -77,7 +77,11 @@ def load_builtin(weights: Path | None = None, device: str = "cpu") -> VideoGener
     path = Path(weights) if weights else default_weights()
     model = load_stdit(path, device=device)
     card = read_card(path) or {}
-    return STDiTGenerator(model, _card_for(path, sha256_file(path)), shift=float(card.get("sampler_shift", 1.0)))
+    sampler = card.get("sampler") or {}
+    band = sampler.get("eta_band", (0.2, 0.85))
+    return STDiTGenerator(model, _card_for(path, sha256_file(path)),
+                          shift=float(sampler.get("shift", card.get("sampler_shift", 1.0))),
+                          eta=float(sampler.get("eta", 0.0)), eta_band=(float(band[0]), float(band[1])))
 
 
 def load_generator(spec: str | None = None, device: str = "cpu") -> VideoGenerator:

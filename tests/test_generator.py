@@ -276,6 +276,32 @@ def test_euler_sampler_transports_noise_to_a_point_mass_exactly() -> None:
     assert ts[0] == 1.0 and ts[-1] == 0.0 and bool((ts[1:] < ts[:-1]).all())
 
 
+def test_stochastic_steps_keep_the_data_distribution() -> None:
+    # Data: +1 with odds 0.8, -1 with 0.2 (1-D). The exact velocity is (x - E[x0 | x_t]) / t with
+    # E[x0 | x_t] = tanh((1 - t)·x_t / t² + atanh(0.6)). Ancestral steps (eta = 1) on most of the path
+    # must still land the samples on ±1 in those proportions; a wrong split of x_t into clean clip
+    # and noise, or fresh noise of the wrong size, shifts them.
+    def velocity(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        tb = t.view(-1, 1)
+        return (x - torch.tanh((1 - tb) * x / tb**2 + float(np.arctanh(0.6)))) / tb
+
+    gen = torch.Generator().manual_seed(0)
+    noise = torch.randn(6000, 1, generator=gen)
+    plain = sample(velocity, noise, SamplerConfig(steps=40))
+    cfg = SamplerConfig(steps=40, eta=1.0, eta_band=(0.05, 0.95))
+    stochastic = sample(velocity, noise, cfg, step_noise=lambda: torch.randn(6000, 1, generator=gen))
+    for out in (plain, stochastic):
+        assert float((out.abs() - 1).abs().max()) < 0.05
+        assert abs(float((out > 0).float().mean()) - 0.8) < 0.025
+    # The stochastic path really changed where samples go; eta = 0 is exactly Euler.
+    assert float((torch.sign(plain) != torch.sign(stochastic)).float().mean()) > 0.1
+    assert torch.equal(sample(velocity, noise, SamplerConfig(steps=40, eta=0.0, eta_band=(0.0, 1.0))), plain)
+    with pytest.raises(ValueError, match="euler"):
+        sample(velocity, noise, SamplerConfig(steps=4, method="heun", eta=0.5))
+    with pytest.raises(ValueError, match="eta"):
+        sample(velocity, noise, SamplerConfig(steps=4, eta=1.5))
+
+
 def test_sampling_is_deterministic_by_seed() -> None:
     model = tiny_model()
     a = generate_clips(model, ["a red circle moves left"], [7], 4, 32, 32, steps=3)
@@ -286,6 +312,15 @@ def test_sampling_is_deterministic_by_seed() -> None:
     # A clip depends on its own seed only, not on what else is in the batch.
     batch = generate_clips(model, ["a blue square", "a red circle moves left"], [1, 7], 4, 32, 32, steps=3)
     assert np.abs(batch[1].astype(int) - a[0].astype(int)).max() <= 1
+    # So do stochastic steps: each clip draws its fresh noise from its own seed's stream.
+    kw = {"steps": 4, "shift": 3.0, "eta": 0.8, "eta_band": (0.1, 0.9)}
+    s1 = generate_clips(model, ["a red circle moves left"], [7], 4, 32, 32, **kw)
+    s2 = generate_clips(model, ["a green star", "a red circle moves left"], [3, 7], 4, 32, 32, **kw)
+    deterministic = generate_clips(model, ["a red circle moves left"], [7], 4, 32, 32, steps=4, shift=3.0)
+    assert np.abs(s2[1].astype(int) - s1[0].astype(int)).max() <= 1
+    assert np.abs(s1.astype(int) - deterministic.astype(int)).max() > 1
+    with pytest.raises(BadInputError, match="eta"):
+        generate_clips(model, ["a red circle"], [7], 4, 32, 32, steps=3, eta=2.0)
 
 
 # --------------------------------------------------------------------------------------- weights
@@ -559,6 +594,28 @@ def test_layout_probe_scores_a_model_that_knows_the_trajectories_and_one_that_do
     assert right["mean_travel"] > 0.3
     wrong = layout_probe(Fixed(backwards=True), n=8)
     assert wrong["direction_agrees"] == 0.0 and wrong["mean_cosine"] < -0.99
+
+
+def test_shape_probe_reads_the_shape_of_a_prediction_from_the_noised_truth() -> None:
+    from generator.stdit.evaluate import heldout_specs, shape_probe
+
+    class Denoiser(torch.nn.Module):
+        """An oracle that returns the true clips, or one that returns its noisy input unchanged."""
+
+        def __init__(self, oracle: bool) -> None:
+            super().__init__()
+            self.config = STDiTConfig(frames=16, height=64, width=64)
+            self.oracle = oracle
+            clips = np.stack([data.render(s) for s in heldout_specs(6, 1000)]).astype(np.float32) / 127.5 - 1
+            self.clips = torch.from_numpy(clips).permute(0, 4, 1, 2, 3)
+
+        def forward(self, x: torch.Tensor, *_: object) -> torch.Tensor:
+            return self.clips[: x.shape[0]] if self.oracle else x
+
+    oracle = shape_probe(Denoiser(oracle=True), n=6, times=(0.5, 0.9))
+    assert oracle == {"n": 6.0, "shape@0.5": 1.0, "shape@0.9": 1.0}
+    noisy = shape_probe(Denoiser(oracle=False), n=6, times=(0.9,))
+    assert noisy["shape@0.9"] < 0.5  # x_t at t = 0.9 is mostly noise: no silhouette to read
 
 
 def test_committed_default_weights_match_their_card_and_generate() -> None:

@@ -31,6 +31,7 @@ from generator.stdit.data import (
     render,
     sample_spec,
 )
+from generator.stdit.flow import interpolate
 from generator.stdit.pipeline import generate_clips
 
 CONTACT_PROMPTS = [
@@ -57,7 +58,7 @@ def score(reading: ClipReading, spec: ClipSpec) -> dict[str, bool]:
 
 def evaluate(model: torch.nn.Module, n: int = 240, steps: int = 20, guidance: float = 4.0, batch: int = 8,
              shift: float = 1.0, frames: int = 16, size: int = 64, quiet: bool = False,
-             offset: int = 0) -> dict[str, Any]:
+             offset: int = 0, eta: float = 0.0, eta_band: tuple[float, float] = (0.2, 0.85)) -> dict[str, Any]:
     specs = heldout_specs(n, offset)
     rng = np.random.default_rng(1234)
     rows: dict[str, list[dict[str, bool]]] = {"ours": [], "random_clip": [], "ground_truth": []}
@@ -66,7 +67,7 @@ def evaluate(model: torch.nn.Module, n: int = 240, steps: int = 20, guidance: fl
     for start in range(0, n, batch):
         chunk = specs[start:start + batch]
         clips = generate_clips(model, [s.caption for s in chunk], [s.seed for s in chunk], frames, size, size,
-                               steps, guidance, shift=shift)
+                               steps, guidance, shift=shift, eta=eta, eta_band=eta_band)
         for clip, spec in zip(clips, chunk, strict=True):
             rows["ours"].append(score(read_clip(clip), spec))
             consist["ours"].append(frame_consistency(clip))
@@ -81,6 +82,7 @@ def evaluate(model: torch.nn.Module, n: int = 240, steps: int = 20, guidance: fl
             print(f"  {done}/{n}  colour {acc['colour']:.2f} shape {acc['shape']:.2f} motion {acc['motion']:.2f}"
                   f"  ({time.time() - t0:.0f}s)", flush=True)
     result: dict[str, Any] = {"n_prompts": n, "offset": offset, "steps": steps, "guidance": guidance, "shift": shift,
+                              "eta": eta, "eta_band": list(eta_band),
                               "frames": frames, "size": size, "seconds": round(time.time() - t0, 1)}
     for who, rs in rows.items():
         result[who] = {k: float(np.mean([r[k] for r in rs])) for k in ("colour", "shape", "motion")}
@@ -130,6 +132,31 @@ def layout_probe(model: torch.nn.Module, n: int = 64, guidance: float = 4.0, t: 
             "mean_travel": float(np.mean(travel))}
 
 
+@torch.no_grad()
+def shape_probe(model: torch.nn.Module, n: int = 48, times: tuple[float, ...] = (0.5, 0.7, 0.85),
+                seed: int = 0, offset: int = 1000) -> dict[str, float]:
+    """Where is shape lost? One conditional x0 prediction from the *true* held-out clip noised to each
+    time t, and the checker's shape reading of it (share right).
+
+    High values at t where sampling still fails mean the network can read a silhouette out of x_t
+    but the sampler's own x_t never carries one: the shape is lost earlier on the path, or it is
+    lost by a sampler that commits to a blob. Costs one forward pass per time."""
+    specs = heldout_specs(n, offset)
+    cfg = model.config  # type: ignore[attr-defined]
+    clips, _ = make_batch([s.seed for s in specs], "heldout", cfg.frames, cfg.height)
+    x0 = torch.from_numpy(clips)
+    cond = encode_text([s.caption for s in specs])
+    noise = torch.randn(x0.shape, generator=torch.Generator().manual_seed(seed))
+    out: dict[str, float] = {"n": float(n)}
+    for t in times:
+        pred = model(interpolate(x0, noise, torch.full((n,), t)), torch.full((n,), t), cond.states, cond.mask,
+                     cond.pooled)
+        pixels = ((pred.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 4, 1).numpy()
+        out[f"shape@{t:g}"] = float(np.mean([read_clip(p).shape == s.main.shape
+                                             for p, s in zip(pixels, specs, strict=True)]))
+    return out
+
+
 def format_table(result: dict[str, Any]) -> str:
     lines = [f"held-out prompts: {result['n_prompts']}  steps {result['steps']}  guidance {result['guidance']}",
              f"{'metric':<22}{'ours':>10}{'random clip':>14}{'ground truth':>14}"]
@@ -142,12 +169,14 @@ def format_table(result: dict[str, Any]) -> str:
 
 
 def contact_sheet(model: torch.nn.Module, path: Path, steps: int = 20, guidance: float = 4.0, shift: float = 1.0,
-                  prompts: list[str] | None = None, columns: int = 6, scale: int = 2) -> Path:
+                  prompts: list[str] | None = None, columns: int = 6, scale: int = 2, eta: float = 0.0,
+                  eta_band: tuple[float, float] = (0.2, 0.85)) -> Path:
     """A PNG with one row per prompt: `columns` frames of the generated clip and the prompt above them."""
     from PIL import Image, ImageDraw
 
     prompts = prompts or CONTACT_PROMPTS
-    clips = generate_clips(model, prompts, list(range(len(prompts))), 16, 64, 64, steps, guidance, shift=shift)
+    clips = generate_clips(model, prompts, list(range(len(prompts))), 16, 64, 64, steps, guidance, shift=shift,
+                           eta=eta, eta_band=eta_band)
     t, h, w = clips.shape[1:4]
     idx = np.linspace(0, t - 1, columns).round().astype(int)
     label_h = 16
@@ -174,6 +203,10 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--guidance", type=float, default=4.0)
     ap.add_argument("--shift", type=float, default=1.0)
+    ap.add_argument("--eta", type=float, default=0.0,
+                    help="share of the noise a stochastic sampler step renews (0: the plain Euler ODE)")
+    ap.add_argument("--eta-band", type=float, nargs=2, default=(0.2, 0.85), metavar=("LO", "HI"),
+                    help="steps starting at a time inside (LO, HI) are stochastic")
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--offset", type=int, default=0,
                     help="first held-out prompt (tune sampler settings on another offset than you report)")
@@ -181,18 +214,25 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--contact-sheet", type=Path, default=None, help="also write a contact sheet PNG here")
     ap.add_argument("--probe", action="store_true",
                     help="only the layout probe (x0 from near-pure noise; seconds), not the full evaluation")
+    ap.add_argument("--shape-probe", action="store_true",
+                    help="only the shape probe (x0 from the noised true clip at t = 0.5, 0.7, 0.85; seconds)")
     args = ap.parse_args(argv)
     model = load_stdit(args.weights) if args.weights else load_stdit(default_weights())
     if args.probe:
         print(json.dumps(layout_probe(model, guidance=args.guidance)))
         return
-    result = evaluate(model, args.n, args.steps, args.guidance, args.batch, args.shift, offset=args.offset)
+    if args.shape_probe:
+        print(json.dumps(shape_probe(model)))
+        return
+    band = (args.eta_band[0], args.eta_band[1])
+    result = evaluate(model, args.n, args.steps, args.guidance, args.batch, args.shift, offset=args.offset,
+                      eta=args.eta, eta_band=band)
     print(format_table(result))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(result, indent=2))
     if args.contact_sheet:
-        contact_sheet(model, args.contact_sheet, args.steps, args.guidance, args.shift)
+        contact_sheet(model, args.contact_sheet, args.steps, args.guidance, args.shift, eta=args.eta, eta_band=band)
 
 
 if __name__ == "__main__":

@@ -23,15 +23,24 @@ from safety.media import Video
 FPS = 8.0
 
 
-def initial_noise(seed: int, shape: tuple[int, ...]) -> torch.Tensor:
-    """The starting noise of one clip: a function of the seed alone (CPU generator, any device)."""
-    return torch.randn(shape, generator=torch.Generator().manual_seed(int(seed)))
+class ClipNoise:
+    """Each clip's noise stream (CPU generators seeded by the clip's seed): the starting noise, then
+    the fresh noise of stochastic sampler steps, so a clip depends on its prompt and seed alone, never
+    on its batch."""
+
+    def __init__(self, seeds: list[int], shape: tuple[int, ...], device: torch.device | str = "cpu") -> None:
+        self.generators = [torch.Generator().manual_seed(int(s)) for s in seeds]
+        self.shape, self.device = shape, device
+
+    def __call__(self) -> torch.Tensor:
+        return torch.stack([torch.randn(self.shape, generator=g) for g in self.generators]).to(self.device)
 
 
 @torch.no_grad()
 def generate_clips(model: STDiT, prompts: list[str], seeds: list[int], frames: int, height: int, width: int,
                    steps: int = 20, guidance: float = 4.0, negative_prompts: list[str] | None = None,
-                   shift: float = 1.0, method: str = "euler") -> np.ndarray:
+                   shift: float = 1.0, method: str = "euler", eta: float = 0.0,
+                   eta_band: tuple[float, float] = (0.2, 0.85)) -> np.ndarray:
     """Sample a batch: uint8 array (B, T, H, W, 3). Each clip depends only on its prompt and seed."""
     dev = next(model.parameters()).device
     cfg = model.config
@@ -40,7 +49,13 @@ def generate_clips(model: STDiT, prompts: list[str], seeds: list[int], frames: i
                             f"{cfg.patch_h}/{cfg.patch_w} for this model, got {frames}×{height}×{width}")
     negatives = negative_prompts or [""] * len(prompts)
     cond = TextCondition.concat(encode_text(prompts), encode_text(negatives)).to(dev)
-    noise = torch.stack([initial_noise(s, (cfg.channels, frames, height, width)) for s in seeds]).to(dev)
+    config = SamplerConfig(steps=steps, method=method, shift=shift, eta=eta, eta_band=eta_band)
+    try:
+        config.validate()
+    except ValueError as exc:
+        raise BadInputError(str(exc)) from None
+    streams = ClipNoise(seeds, (cfg.channels, frames, height, width), dev)
+    noise = streams()
     n = len(prompts)
 
     def both(x: torch.Tensor, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -52,7 +67,7 @@ def generate_clips(model: STDiT, prompts: list[str], seeds: list[int], frames: i
             return model.velocity(x, t, cond.states[:n], cond.mask[:n], cond.pooled[:n]).float()
     else:
         velocity = guided(both, guidance)
-    x = sample(velocity, noise, SamplerConfig(steps=steps, method=method, shift=shift))
+    x = sample(velocity, noise, config, step_noise=streams)
     pixels = ((x.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
     return pixels.permute(0, 2, 3, 4, 1).cpu().numpy()
 
@@ -64,6 +79,8 @@ class STDiTGenerator:
     model: STDiT
     model_card: ModelCard
     shift: float = 1.0
+    eta: float = 0.0
+    eta_band: tuple[float, float] = (0.2, 0.85)
     limits: RequestLimits | None = None  # None: the default policy pack's request limits
 
     @property
@@ -74,7 +91,7 @@ class STDiTGenerator:
         request.validate(self.limits)
         clip = generate_clips(self.model, [request.prompt], [request.seed], request.frames, request.height,
                               request.width, request.steps, request.guidance, [request.negative_prompt],
-                              shift=self.shift)[0]
+                              shift=self.shift, eta=self.eta, eta_band=self.eta_band)[0]
         return Video(clip, FPS)
 
     @staticmethod
