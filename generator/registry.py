@@ -81,7 +81,9 @@ def load_builtin(weights: Path | None = None, device: str = "cpu") -> VideoGener
     band = sampler.get("eta_band", (0.2, 0.85))
     return STDiTGenerator(model, _card_for(path, sha256_file(path)),
                           shift=float(sampler.get("shift", card.get("sampler_shift", 1.0))),
-                          eta=float(sampler.get("eta", 0.0)), eta_band=(float(band[0]), float(band[1])))
+                          eta=float(sampler.get("eta", 0.0)), eta_band=(float(band[0]), float(band[1])),
+                          early_scale=float(sampler.get("early_scale", 1.0)),
+                          early_t=float(sampler.get("early_t", 1.0)))
 
 
 def load_generator(spec: str | None = None, device: str = "cpu") -> VideoGenerator:

@@ -26,7 +26,7 @@ from generator.stdit.checkpoint import (
 from generator.stdit.flow import flow_loss, interpolate
 from generator.stdit.model import STDiT, STDiTConfig
 from generator.stdit.pipeline import STDiTGenerator, generate_clips
-from generator.stdit.sampler import SamplerConfig, sample, timesteps
+from generator.stdit.sampler import SamplerConfig, guided, sample, timesteps
 from policies import RequestLimits
 from safety.errors import BadInputError, ModelError
 
@@ -300,6 +300,15 @@ def test_stochastic_steps_keep_the_data_distribution() -> None:
         sample(velocity, noise, SamplerConfig(steps=4, method="heun", eta=0.5))
     with pytest.raises(ValueError, match="eta"):
         sample(velocity, noise, SamplerConfig(steps=4, eta=1.5))
+
+
+def test_guidance_is_weaker_only_above_early_t() -> None:
+    def pair(x: torch.Tensor, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return torch.ones_like(x), torch.zeros_like(x)  # v_cond - v_uncond = 1: the result is g itself
+
+    x, t = torch.zeros(3, 2, 1, 2, 2), torch.tensor([1.0, 0.9, 0.5])
+    assert guided(pair, 4.0)(x, t)[:, 0, 0, 0, 0].tolist() == [4.0, 4.0, 4.0]
+    assert guided(pair, 4.0, early_scale=0.5, early_t=0.85)(x, t)[:, 0, 0, 0, 0].tolist() == [2.0, 2.0, 4.0]
 
 
 def test_sampling_is_deterministic_by_seed() -> None:
@@ -628,5 +637,10 @@ def test_committed_default_weights_match_their_card_and_generate() -> None:
     assert {"config", "steps", "wall_minutes"} <= set(card["training"]) and card["metrics"]
     gen = load_generator()
     assert gen.card.weights_sha256 == card["sha256"] and gen.card.id == card["id"]
+    # The card's sampler settings are the ones the built-in generator samples with.
+    assert isinstance(gen, STDiTGenerator)
+    sampler = card["sampler"]
+    assert (gen.shift, gen.eta, gen.early_scale, gen.early_t) == (
+        sampler["shift"], sampler["eta"], sampler["early_scale"], sampler["early_t"])
     video = gen.generate(GenerationRequest("a red circle moves right on a white background", steps=2))
     assert video.frames.shape == (16, 64, 64, 3)

@@ -40,7 +40,8 @@ class ClipNoise:
 def generate_clips(model: STDiT, prompts: list[str], seeds: list[int], frames: int, height: int, width: int,
                    steps: int = 20, guidance: float = 4.0, negative_prompts: list[str] | None = None,
                    shift: float = 1.0, method: str = "euler", eta: float = 0.0,
-                   eta_band: tuple[float, float] = (0.2, 0.85)) -> np.ndarray:
+                   eta_band: tuple[float, float] = (0.2, 0.85), early_scale: float = 1.0,
+                   early_t: float = 1.0) -> np.ndarray:
     """Sample a batch: uint8 array (B, T, H, W, 3). Each clip depends only on its prompt and seed."""
     dev = next(model.parameters()).device
     cfg = model.config
@@ -62,11 +63,11 @@ def generate_clips(model: STDiT, prompts: list[str], seeds: list[int], frames: i
         v = model.velocity(torch.cat([x, x]), torch.cat([t, t]), cond.states, cond.mask, cond.pooled).float()
         return v[:n], v[n:]
 
-    if guidance == 1.0:
+    if guidance == 1.0 and (early_scale == 1.0 or early_t >= 1.0):
         def velocity(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
             return model.velocity(x, t, cond.states[:n], cond.mask[:n], cond.pooled[:n]).float()
     else:
-        velocity = guided(both, guidance)
+        velocity = guided(both, guidance, early_scale, early_t)
     x = sample(velocity, noise, config, step_noise=streams)
     pixels = ((x.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
     return pixels.permute(0, 2, 3, 4, 1).cpu().numpy()
@@ -81,6 +82,8 @@ class STDiTGenerator:
     shift: float = 1.0
     eta: float = 0.0
     eta_band: tuple[float, float] = (0.2, 0.85)
+    early_scale: float = 1.0  # guidance × this at times above early_t (sampler.guided)
+    early_t: float = 1.0
     limits: RequestLimits | None = None  # None: the default policy pack's request limits
 
     @property
@@ -91,7 +94,8 @@ class STDiTGenerator:
         request.validate(self.limits)
         clip = generate_clips(self.model, [request.prompt], [request.seed], request.frames, request.height,
                               request.width, request.steps, request.guidance, [request.negative_prompt],
-                              shift=self.shift, eta=self.eta, eta_band=self.eta_band)[0]
+                              shift=self.shift, eta=self.eta, eta_band=self.eta_band,
+                              early_scale=self.early_scale, early_t=self.early_t)[0]
         return Video(clip, FPS)
 
     @staticmethod

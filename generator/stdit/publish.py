@@ -100,11 +100,14 @@ def main() -> None:
     ap.add_argument("--shift", type=float, default=1.0)
     ap.add_argument("--eta", type=float, default=0.0, help="stochastic sampler steps (sampler.SamplerConfig)")
     ap.add_argument("--eta-band", type=float, nargs=2, default=(0.2, 0.85))
+    ap.add_argument("--early-scale", type=float, default=1.0, help="guidance × this above --early-t (sampler.guided)")
+    ap.add_argument("--early-t", type=float, default=1.0)
     ap.add_argument("--note", action="append", default=[], help="a line for the card's notes (repeatable)")
     args = ap.parse_args()
     path = publish(args.run, args.eval, args.name, args.version,
                    {"method": "euler", "steps": args.steps, "guidance": args.guidance, "shift": args.shift,
-                    "eta": args.eta, "eta_band": list(args.eta_band)},
+                    "eta": args.eta, "eta_band": list(args.eta_band), "early_scale": args.early_scale,
+                    "early_t": args.early_t},
                    args.note)
     print(f"wrote {path}")
 
