@@ -73,17 +73,14 @@ def _card_for(weights: Path, sha256: str) -> ModelCard:
 def load_builtin(weights: Path | None = None, device: str = "cpu") -> VideoGenerator:
     from generator.stdit.checkpoint import sha256_file
     from generator.stdit.pipeline import STDiTGenerator
+    from generator.stdit.sampler import SamplerConfig
 
     path = Path(weights) if weights else default_weights()
     model = load_stdit(path, device=device)
     card = read_card(path) or {}
-    sampler = card.get("sampler") or {}
-    band = sampler.get("eta_band", (0.2, 0.85))
-    return STDiTGenerator(model, _card_for(path, sha256_file(path)),
-                          shift=float(sampler.get("shift", card.get("sampler_shift", 1.0))),
-                          eta=float(sampler.get("eta", 0.0)), eta_band=(float(band[0]), float(band[1])),
-                          early_scale=float(sampler.get("early_scale", 1.0)),
-                          early_t=float(sampler.get("early_t", 1.0)))
+    section = dict(card.get("sampler") or {})
+    section.setdefault("shift", card.get("sampler_shift", 1.0))  # cards before v0.5.1 kept only the shift
+    return STDiTGenerator(model, _card_for(path, sha256_file(path)), sampler=SamplerConfig.from_card(section))
 
 
 def load_generator(spec: str | None = None, device: str = "cpu") -> VideoGenerator:

@@ -322,14 +322,16 @@ def test_sampling_is_deterministic_by_seed() -> None:
     batch = generate_clips(model, ["a blue square", "a red circle moves left"], [1, 7], 4, 32, 32, steps=3)
     assert np.abs(batch[1].astype(int) - a[0].astype(int)).max() <= 1
     # So do stochastic steps: each clip draws its fresh noise from its own seed's stream.
-    kw = {"steps": 4, "shift": 3.0, "eta": 0.8, "eta_band": (0.1, 0.9)}
-    s1 = generate_clips(model, ["a red circle moves left"], [7], 4, 32, 32, **kw)
-    s2 = generate_clips(model, ["a green star", "a red circle moves left"], [3, 7], 4, 32, 32, **kw)
-    deterministic = generate_clips(model, ["a red circle moves left"], [7], 4, 32, 32, steps=4, shift=3.0)
+    stochastic = SamplerConfig(shift=3.0, eta=0.8, eta_band=(0.1, 0.9))
+    s1 = generate_clips(model, ["a red circle moves left"], [7], 4, 32, 32, steps=4, sampler=stochastic)
+    s2 = generate_clips(model, ["a green star", "a red circle moves left"], [3, 7], 4, 32, 32, steps=4,
+                        sampler=stochastic)
+    deterministic = generate_clips(model, ["a red circle moves left"], [7], 4, 32, 32, steps=4,
+                                   sampler=SamplerConfig(shift=3.0))
     assert np.abs(s2[1].astype(int) - s1[0].astype(int)).max() <= 1
     assert np.abs(s1.astype(int) - deterministic.astype(int)).max() > 1
     with pytest.raises(BadInputError, match="eta"):
-        generate_clips(model, ["a red circle"], [7], 4, 32, 32, steps=3, eta=2.0)
+        generate_clips(model, ["a red circle"], [7], 4, 32, 32, steps=3, sampler=SamplerConfig(eta=2.0))
 
 
 # --------------------------------------------------------------------------------------- weights
@@ -639,8 +641,9 @@ def test_committed_default_weights_match_their_card_and_generate() -> None:
     assert gen.card.weights_sha256 == card["sha256"] and gen.card.id == card["id"]
     # The card's sampler settings are the ones the built-in generator samples with.
     assert isinstance(gen, STDiTGenerator)
-    sampler = card["sampler"]
-    assert (gen.shift, gen.eta, gen.early_scale, gen.early_t) == (
-        sampler["shift"], sampler["eta"], sampler["early_scale"], sampler["early_t"])
+    section = card["sampler"]
+    assert (gen.sampler.shift, gen.sampler.eta, gen.sampler.early_scale, gen.sampler.early_t) == (
+        section["shift"], section["eta"], section["early_scale"], section["early_t"])
+    assert gen.sampler.to_card() | {"guidance": section["guidance"]} == section
     video = gen.generate(GenerationRequest("a red circle moves right on a white background", steps=2))
     assert video.frames.shape == (16, 64, 64, 3)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,7 @@ from generator.stdit.data import (
 )
 from generator.stdit.flow import interpolate
 from generator.stdit.pipeline import generate_clips
+from generator.stdit.sampler import SamplerConfig
 
 CONTACT_PROMPTS = [
     "a large red circle moves right on a white background",
@@ -57,9 +59,9 @@ def score(reading: ClipReading, spec: ClipSpec) -> dict[str, bool]:
 
 
 def evaluate(model: torch.nn.Module, n: int = 240, steps: int = 20, guidance: float = 4.0, batch: int = 8,
-             shift: float = 1.0, frames: int = 16, size: int = 64, quiet: bool = False,
-             offset: int = 0, eta: float = 0.0, eta_band: tuple[float, float] = (0.2, 0.85),
-             early_scale: float = 1.0, early_t: float = 1.0) -> dict[str, Any]:
+             sampler: SamplerConfig | None = None, frames: int = 16, size: int = 64, quiet: bool = False,
+             offset: int = 0) -> dict[str, Any]:
+    sampler = replace(sampler or SamplerConfig(), steps=steps)
     specs = heldout_specs(n, offset)
     rng = np.random.default_rng(1234)
     rows: dict[str, list[dict[str, bool]]] = {"ours": [], "random_clip": [], "ground_truth": []}
@@ -68,8 +70,7 @@ def evaluate(model: torch.nn.Module, n: int = 240, steps: int = 20, guidance: fl
     for start in range(0, n, batch):
         chunk = specs[start:start + batch]
         clips = generate_clips(model, [s.caption for s in chunk], [s.seed for s in chunk], frames, size, size,
-                               steps, guidance, shift=shift, eta=eta, eta_band=eta_band,
-                               early_scale=early_scale, early_t=early_t)
+                               steps, guidance, sampler=sampler)
         for clip, spec in zip(clips, chunk, strict=True):
             rows["ours"].append(score(read_clip(clip), spec))
             consist["ours"].append(frame_consistency(clip))
@@ -83,8 +84,8 @@ def evaluate(model: torch.nn.Module, n: int = 240, steps: int = 20, guidance: fl
             acc = {k: np.mean([r[k] for r in rows["ours"]]) for k in ("colour", "shape", "motion")}
             print(f"  {done}/{n}  colour {acc['colour']:.2f} shape {acc['shape']:.2f} motion {acc['motion']:.2f}"
                   f"  ({time.time() - t0:.0f}s)", flush=True)
-    result: dict[str, Any] = {"n_prompts": n, "offset": offset, "steps": steps, "guidance": guidance, "shift": shift,
-                              "eta": eta, "eta_band": list(eta_band), "early_scale": early_scale, "early_t": early_t,
+    result: dict[str, Any] = {"n_prompts": n, "offset": offset, "steps": steps, "guidance": guidance,
+                              "shift": sampler.shift, "sampler": sampler.to_card(),
                               "frames": frames, "size": size, "seconds": round(time.time() - t0, 1)}
     for who, rs in rows.items():
         result[who] = {k: float(np.mean([r[k] for r in rs])) for k in ("colour", "shape", "motion")}
@@ -170,16 +171,14 @@ def format_table(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def contact_sheet(model: torch.nn.Module, path: Path, steps: int = 20, guidance: float = 4.0, shift: float = 1.0,
-                  prompts: list[str] | None = None, columns: int = 6, scale: int = 2, eta: float = 0.0,
-                  eta_band: tuple[float, float] = (0.2, 0.85), early_scale: float = 1.0,
-                  early_t: float = 1.0) -> Path:
+def contact_sheet(model: torch.nn.Module, path: Path, steps: int = 20, guidance: float = 4.0,
+                  sampler: SamplerConfig | None = None, prompts: list[str] | None = None, columns: int = 6,
+                  scale: int = 2) -> Path:
     """A PNG with one row per prompt: `columns` frames of the generated clip and the prompt above them."""
     from PIL import Image, ImageDraw
 
     prompts = prompts or CONTACT_PROMPTS
-    clips = generate_clips(model, prompts, list(range(len(prompts))), 16, 64, 64, steps, guidance, shift=shift,
-                           eta=eta, eta_band=eta_band, early_scale=early_scale, early_t=early_t)
+    clips = generate_clips(model, prompts, list(range(len(prompts))), 16, 64, 64, steps, guidance, sampler=sampler)
     t, h, w = clips.shape[1:4]
     idx = np.linspace(0, t - 1, columns).round().astype(int)
     label_h = 16
@@ -230,16 +229,16 @@ def main(argv: list[str] | None = None) -> None:
     if args.shape_probe:
         print(json.dumps(shape_probe(model)))
         return
-    band = (args.eta_band[0], args.eta_band[1])
-    result = evaluate(model, args.n, args.steps, args.guidance, args.batch, args.shift, offset=args.offset,
-                      eta=args.eta, eta_band=band, early_scale=args.early_scale, early_t=args.early_t)
+    sampler = SamplerConfig(steps=args.steps, shift=args.shift, eta=args.eta,
+                            eta_band=(args.eta_band[0], args.eta_band[1]), early_scale=args.early_scale,
+                            early_t=args.early_t)
+    result = evaluate(model, args.n, args.steps, args.guidance, args.batch, sampler, offset=args.offset)
     print(format_table(result))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(result, indent=2))
     if args.contact_sheet:
-        contact_sheet(model, args.contact_sheet, args.steps, args.guidance, args.shift, eta=args.eta, eta_band=band,
-                      early_scale=args.early_scale, early_t=args.early_t)
+        contact_sheet(model, args.contact_sheet, args.steps, args.guidance, sampler)
 
 
 if __name__ == "__main__":

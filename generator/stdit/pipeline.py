@@ -6,7 +6,7 @@ The negative prompt (empty by default) is the unconditional side of classifier-f
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -39,10 +39,9 @@ class ClipNoise:
 @torch.no_grad()
 def generate_clips(model: STDiT, prompts: list[str], seeds: list[int], frames: int, height: int, width: int,
                    steps: int = 20, guidance: float = 4.0, negative_prompts: list[str] | None = None,
-                   shift: float = 1.0, method: str = "euler", eta: float = 0.0,
-                   eta_band: tuple[float, float] = (0.2, 0.85), early_scale: float = 1.0,
-                   early_t: float = 1.0) -> np.ndarray:
-    """Sample a batch: uint8 array (B, T, H, W, 3). Each clip depends only on its prompt and seed."""
+                   sampler: SamplerConfig | None = None) -> np.ndarray:
+    """Sample a batch: uint8 array (B, T, H, W, 3). Each clip depends only on its prompt and seed.
+    `steps` overrides `sampler.steps` (default sampler: plain Euler, constant guidance)."""
     dev = next(model.parameters()).device
     cfg = model.config
     if frames % cfg.patch_t or height % cfg.patch_h or width % cfg.patch_w:
@@ -50,7 +49,7 @@ def generate_clips(model: STDiT, prompts: list[str], seeds: list[int], frames: i
                             f"{cfg.patch_h}/{cfg.patch_w} for this model, got {frames}×{height}×{width}")
     negatives = negative_prompts or [""] * len(prompts)
     cond = TextCondition.concat(encode_text(prompts), encode_text(negatives)).to(dev)
-    config = SamplerConfig(steps=steps, method=method, shift=shift, eta=eta, eta_band=eta_band)
+    config = replace(sampler or SamplerConfig(), steps=steps)
     try:
         config.validate()
     except ValueError as exc:
@@ -63,11 +62,11 @@ def generate_clips(model: STDiT, prompts: list[str], seeds: list[int], frames: i
         v = model.velocity(torch.cat([x, x]), torch.cat([t, t]), cond.states, cond.mask, cond.pooled).float()
         return v[:n], v[n:]
 
-    if guidance == 1.0 and (early_scale == 1.0 or early_t >= 1.0):
+    if guidance == 1.0 and (config.early_scale == 1.0 or config.early_t >= 1.0):
         def velocity(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
             return model.velocity(x, t, cond.states[:n], cond.mask[:n], cond.pooled[:n]).float()
     else:
-        velocity = guided(both, guidance, early_scale, early_t)
+        velocity = guided(both, guidance, config.early_scale, config.early_t)
     x = sample(velocity, noise, config, step_noise=streams)
     pixels = ((x.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
     return pixels.permute(0, 2, 3, 4, 1).cpu().numpy()
@@ -79,11 +78,7 @@ class STDiTGenerator:
 
     model: STDiT
     model_card: ModelCard
-    shift: float = 1.0
-    eta: float = 0.0
-    eta_band: tuple[float, float] = (0.2, 0.85)
-    early_scale: float = 1.0  # guidance × this at times above early_t (sampler.guided)
-    early_t: float = 1.0
+    sampler: SamplerConfig = field(default_factory=SamplerConfig)  # the card's; steps come from the request
     limits: RequestLimits | None = None  # None: the default policy pack's request limits
 
     @property
@@ -94,8 +89,7 @@ class STDiTGenerator:
         request.validate(self.limits)
         clip = generate_clips(self.model, [request.prompt], [request.seed], request.frames, request.height,
                               request.width, request.steps, request.guidance, [request.negative_prompt],
-                              shift=self.shift, eta=self.eta, eta_band=self.eta_band,
-                              early_scale=self.early_scale, early_t=self.early_t)[0]
+                              sampler=self.sampler)[0]
         return Video(clip, FPS)
 
     @staticmethod

@@ -19,6 +19,7 @@ import yaml
 from generator.registry import WEIGHTS_DIR, card_path
 from generator.stdit import data
 from generator.stdit.checkpoint import export_weights, load_weights
+from generator.stdit.sampler import SamplerConfig
 
 DATA_RECIPE = (
     f"Procedural video world (generator/stdit/data.py), rendered on the fly and deterministic by seed: "
@@ -105,9 +106,10 @@ def main() -> None:
     ap.add_argument("--note", action="append", default=[], help="a line for the card's notes (repeatable)")
     args = ap.parse_args()
     path = publish(args.run, args.eval, args.name, args.version,
-                   {"method": "euler", "steps": args.steps, "guidance": args.guidance, "shift": args.shift,
-                    "eta": args.eta, "eta_band": list(args.eta_band), "early_scale": args.early_scale,
-                    "early_t": args.early_t},
+                   {"guidance": args.guidance,
+                    **SamplerConfig(steps=args.steps, shift=args.shift, eta=args.eta,
+                                    eta_band=(args.eta_band[0], args.eta_band[1]), early_scale=args.early_scale,
+                                    early_t=args.early_t).to_card()},
                    args.note)
     print(f"wrote {path}")
 

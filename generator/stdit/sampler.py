@@ -16,8 +16,9 @@ whatever blob its first steps drew; fresh noise in the middle of the path lets t
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, fields
+from typing import Any
 
 import torch
 
@@ -26,11 +27,16 @@ VelocityFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 @dataclass(frozen=True)
 class SamplerConfig:
+    """How a clip is sampled, apart from the guidance scale (which the request sets). A model card's
+    `sampler` section holds these fields (`from_card`)."""
+
     steps: int = 20
     method: str = "euler"  # "euler" or "heun"
     shift: float = 1.0  # > 1 spends more steps near the noise end (SD3's timestep shift)
     eta: float = 0.0  # stochasticity of the steps in the band: 1 = ancestral (reverse SDE), 0 = the plain ODE
     eta_band: tuple[float, float] = (0.2, 0.85)  # steps starting at a time inside (lo, hi) are stochastic
+    early_scale: float = 1.0  # guidance × this at times above early_t (`guided`); 1 = constant guidance
+    early_t: float = 1.0
 
     def validate(self) -> None:
         if self.steps < 1:
@@ -41,10 +47,25 @@ class SamplerConfig:
             raise ValueError(f"eta must be in [0, 1], got {self.eta}")
         if self.eta > 0 and self.method != "euler":
             raise ValueError("stochastic steps (eta > 0) are defined for the euler method only")
+        if self.early_scale < 0:
+            raise ValueError(f"early_scale must be >= 0, got {self.early_scale}")
 
     def stochastic_at(self, t: float) -> bool:
         lo, hi = self.eta_band
         return self.eta > 0 and lo < t < hi
+
+    @classmethod
+    def from_card(cls, section: Mapping[str, Any]) -> SamplerConfig:
+        """The settings a card's `sampler` section names (unnamed ones keep their defaults)."""
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in section.items() if k in known}
+        if "eta_band" in values:
+            lo, hi = values["eta_band"]
+            values["eta_band"] = (float(lo), float(hi))
+        return cls(**values)
+
+    def to_card(self) -> dict[str, Any]:
+        return {**asdict(self), "eta_band": list(self.eta_band)}
 
 
 StepNoise = Callable[[], torch.Tensor]
