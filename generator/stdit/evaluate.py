@@ -35,6 +35,7 @@ from generator.stdit.data import (
 from generator.stdit.flow import interpolate
 from generator.stdit.pipeline import generate_clips
 from generator.stdit.sampler import SamplerConfig
+from generator.stdit.sampler import add_arguments as sampler_options
 
 CONTACT_PROMPTS = [
     "a large red circle moves right on a white background",
@@ -202,16 +203,8 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--weights", type=Path, default=None, help="a safetensors file (default: the committed one)")
     ap.add_argument("--n", type=int, default=240)
-    ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--guidance", type=float, default=4.0)
-    ap.add_argument("--shift", type=float, default=1.0)
-    ap.add_argument("--eta", type=float, default=0.0,
-                    help="share of the noise a stochastic sampler step renews (0: the plain Euler ODE)")
-    ap.add_argument("--eta-band", type=float, nargs=2, default=(0.2, 0.85), metavar=("LO", "HI"),
-                    help="steps starting at a time inside (LO, HI) are stochastic")
-    ap.add_argument("--early-scale", type=float, default=1.0,
-                    help="guidance × this for the first steps, at times above --early-t (1: constant guidance)")
-    ap.add_argument("--early-t", type=float, default=1.0)
+    sampler_options(ap)
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--offset", type=int, default=0,
                     help="first held-out prompt (tune sampler settings on another offset than you report)")
@@ -229,9 +222,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.shape_probe:
         print(json.dumps(shape_probe(model)))
         return
-    sampler = SamplerConfig(steps=args.steps, shift=args.shift, eta=args.eta,
-                            eta_band=(args.eta_band[0], args.eta_band[1]), early_scale=args.early_scale,
-                            early_t=args.early_t)
+    sampler = SamplerConfig.from_args(args)
     result = evaluate(model, args.n, args.steps, args.guidance, args.batch, sampler, offset=args.offset)
     print(format_table(result))
     if args.json:

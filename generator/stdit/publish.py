@@ -20,6 +20,7 @@ from generator.registry import WEIGHTS_DIR, card_path
 from generator.stdit import data
 from generator.stdit.checkpoint import export_weights, load_weights
 from generator.stdit.sampler import SamplerConfig
+from generator.stdit.sampler import add_arguments as sampler_options
 
 DATA_RECIPE = (
     f"Procedural video world (generator/stdit/data.py), rendered on the fly and deterministic by seed: "
@@ -96,20 +97,12 @@ def main() -> None:
     ap.add_argument("--eval", type=Path, default=None)
     ap.add_argument("--name", default="stdit-s-64")
     ap.add_argument("--version", default="0.1.0")
-    ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--guidance", type=float, default=4.0)
-    ap.add_argument("--shift", type=float, default=1.0)
-    ap.add_argument("--eta", type=float, default=0.0, help="stochastic sampler steps (sampler.SamplerConfig)")
-    ap.add_argument("--eta-band", type=float, nargs=2, default=(0.2, 0.85))
-    ap.add_argument("--early-scale", type=float, default=1.0, help="guidance × this above --early-t (sampler.guided)")
-    ap.add_argument("--early-t", type=float, default=1.0)
+    sampler_options(ap)
     ap.add_argument("--note", action="append", default=[], help="a line for the card's notes (repeatable)")
     args = ap.parse_args()
     path = publish(args.run, args.eval, args.name, args.version,
-                   {"guidance": args.guidance,
-                    **SamplerConfig(steps=args.steps, shift=args.shift, eta=args.eta,
-                                    eta_band=(args.eta_band[0], args.eta_band[1]), early_scale=args.early_scale,
-                                    early_t=args.early_t).to_card()},
+                   {"guidance": args.guidance, **SamplerConfig.from_args(args).to_card()},
                    args.note)
     print(f"wrote {path}")
 

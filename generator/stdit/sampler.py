@@ -16,6 +16,7 @@ whatever blob its first steps drew; fresh noise in the middle of the path lets t
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, fields
 from typing import Any
@@ -66,6 +67,25 @@ class SamplerConfig:
 
     def to_card(self) -> dict[str, Any]:
         return {**asdict(self), "eta_band": list(self.eta_band)}
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> SamplerConfig:
+        """The settings of `add_arguments`' options."""
+        return cls(steps=args.steps, shift=args.shift, eta=args.eta, eta_band=(args.eta_band[0], args.eta_band[1]),
+                   early_scale=args.early_scale, early_t=args.early_t)
+
+
+def add_arguments(ap: argparse.ArgumentParser) -> None:
+    """The sampler's command-line options (`SamplerConfig.from_args` reads them back)."""
+    ap.add_argument("--steps", type=int, default=20)
+    ap.add_argument("--shift", type=float, default=1.0, help="> 1 spends more steps near the noise end")
+    ap.add_argument("--eta", type=float, default=0.0,
+                    help="stochasticity of the steps in --eta-band (1: ancestral; 0: the plain Euler ODE)")
+    ap.add_argument("--eta-band", type=float, nargs=2, default=(0.2, 0.85), metavar=("LO", "HI"),
+                    help="steps starting at a time inside (LO, HI) are stochastic")
+    ap.add_argument("--early-scale", type=float, default=1.0,
+                    help="guidance × this for the first steps, at times above --early-t (1: constant guidance)")
+    ap.add_argument("--early-t", type=float, default=1.0)
 
 
 StepNoise = Callable[[], torch.Tensor]
