@@ -33,7 +33,7 @@ from generator.stdit.data import (
     sample_spec,
 )
 from generator.stdit.flow import interpolate
-from generator.stdit.pipeline import generate_clips
+from generator.stdit.pipeline import generate_clips, to_pixels
 from generator.stdit.sampler import SamplerConfig
 from generator.stdit.sampler import add_arguments as sampler_options
 
@@ -153,9 +153,8 @@ def shape_probe(model: torch.nn.Module, n: int = 48, times: tuple[float, ...] = 
     noise = torch.randn(x0.shape, generator=torch.Generator().manual_seed(seed))
     out: dict[str, float] = {"n": float(n)}
     for t in times:
-        pred = model(interpolate(x0, noise, torch.full((n,), t)), torch.full((n,), t), cond.states, cond.mask,
-                     cond.pooled)
-        pixels = ((pred.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 4, 1).numpy()
+        tb = torch.full((n,), t)
+        pixels = to_pixels(model(interpolate(x0, noise, tb), tb, cond.states, cond.mask, cond.pooled))
         out[f"shape@{t:g}"] = float(np.mean([read_clip(p).shape == s.main.shape
                                              for p, s in zip(pixels, specs, strict=True)]))
     return out

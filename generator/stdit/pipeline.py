@@ -68,6 +68,11 @@ def generate_clips(model: STDiT, prompts: list[str], seeds: list[int], frames: i
     else:
         velocity = guided(both, guidance, config.early_scale, config.early_t)
     x = sample(velocity, noise, config, step_noise=streams)
+    return to_pixels(x)
+
+
+def to_pixels(x: torch.Tensor) -> np.ndarray:
+    """Model-space clips (B, C, T, H, W) in [-1, 1] → uint8 frames (B, T, H, W, C)."""
     pixels = ((x.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
     return pixels.permute(0, 2, 3, 4, 1).cpu().numpy()
 
