@@ -78,9 +78,8 @@ def load_builtin(weights: Path | None = None, device: str = "cpu") -> VideoGener
     path = Path(weights) if weights else default_weights()
     model = load_stdit(path, device=device)
     card = read_card(path) or {}
-    section = dict(card.get("sampler") or {})
-    section.setdefault("shift", card.get("sampler_shift", 1.0))  # cards before v0.5.1 kept only the shift
-    return STDiTGenerator(model, _card_for(path, sha256_file(path)), sampler=SamplerConfig.from_card(section))
+    sampler = SamplerConfig.from_card(card.get("sampler") or {})
+    return STDiTGenerator(model, _card_for(path, sha256_file(path)), sampler=sampler)
 
 
 def load_generator(spec: str | None = None, device: str = "cpu") -> VideoGenerator:

@@ -86,7 +86,7 @@ def evaluate(model: torch.nn.Module, n: int = 240, steps: int = 20, guidance: fl
             print(f"  {done}/{n}  colour {acc['colour']:.2f} shape {acc['shape']:.2f} motion {acc['motion']:.2f}"
                   f"  ({time.time() - t0:.0f}s)", flush=True)
     result: dict[str, Any] = {"n_prompts": n, "offset": offset, "steps": steps, "guidance": guidance,
-                              "shift": sampler.shift, "sampler": sampler.to_card(),
+                              "sampler": sampler.to_card(),
                               "frames": frames, "size": size, "seconds": round(time.time() - t0, 1)}
     for who, rs in rows.items():
         result[who] = {k: float(np.mean([r[k] for r in rs])) for k in ("colour", "shape", "motion")}

@@ -79,7 +79,6 @@ def publish(run: Path, eval_json: Path | None, name: str, version: str, sampler:
                      "wall_minutes": round(meta["wall_seconds"] / 60, 1),
                      "hardware": f"2 CPU cores ({'bf16 autocast' if tc.get('amp') else 'fp32'}), no GPU"},
         "sampler": sampler,
-        "sampler_shift": sampler.get("shift", 1.0),
         "metrics": metrics,
         "targets": {f"{k}_adherence": {"target": v, "met": bool(metrics.get(f"{k}_adherence", 0) >= v)}
                     for k, v in TARGETS.items()},
