@@ -206,7 +206,7 @@ def test_layout_pretraining_fits_the_readout_alone_and_leaves_the_rest_unchanged
     before = {n: p.detach().clone() for n, p in model.named_parameters() if not n.startswith("layout.")}
     from generator.stdit.train import batch_for_step
 
-    x, cond = batch_for_step(replace(cfg, batch_size=16, caption_dropout=0.0), 0)  # clips the pool does not hold
+    x, cond, _, _ = batch_for_step(replace(cfg, batch_size=16, caption_dropout=0.0), 0)  # clips the pool does not hold
     with torch.no_grad():
         untrained = float(layout_loss(model, x, cond))
     losses = pretrain_layout(model, cfg, quiet=True)
@@ -454,6 +454,52 @@ def test_training_times_can_land_on_pure_noise_and_log_uniformly_near_it() -> No
     assert float(near.max()) < 1.0 and float(gap.min()) >= 1e-4 - 1e-9
 
 
+def test_a_corrupted_signal_is_noised_in_its_band_and_the_target_still_points_at_the_clean_clip() -> None:
+    """`flow_loss(signal=…)`: the masked clips' x_t is built from the signal at a time in the band, and
+    the loss is zero for a network that predicts the clean clip, not for one that copies the signal."""
+    from generator.stdit.model import x0_to_velocity
+
+    g = torch.Generator().manual_seed(0)
+    x0, signal = torch.rand(6, 3, 4, 8, 8) * 2 - 1, torch.rand(6, 3, 4, 8, 8) * 2 - 1
+    mask = torch.tensor([True, False, True, False, True, False])
+    seen: dict[str, torch.Tensor] = {}
+
+    def predicting(target: torch.Tensor):  # a network whose x0 prediction is `target`
+        def velocity(xt: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+            seen["t"] = t
+            return x0_to_velocity(target, xt, t, t_min=1e-3)
+        return velocity
+
+    clean = flow_loss(predicting(x0), x0, g, t_mean=-3.0, signal=signal, signal_mask=mask, signal_band=(0.7, 0.9))
+    assert float(clean) < 1e-8
+    t = seen["t"]
+    assert bool(((t >= 0.7) & (t <= 0.9))[mask].all()) and bool((t < 0.7)[~mask].all())  # the rest: logit-normal, low
+    copying = flow_loss(predicting(torch.where(mask.view(-1, 1, 1, 1, 1), signal, x0)), x0, g,
+                        signal=signal, signal_mask=mask)
+    assert float(copying) > 0.05
+    with pytest.raises(ValueError, match="signal_band"):
+        flow_loss(predicting(x0), x0, g, signal=signal, signal_mask=mask, signal_band=(0.0, 1.0))
+
+
+def test_shape_swapped_batches_corrupt_only_captioned_clips_and_only_their_shapes() -> None:
+    from generator.stdit.configs import load_train_config
+    from generator.stdit.train import batch_for_step
+
+    cfg = replace(load_train_config("tiny"), batch_size=12, shape_swap=0.5, caption_dropout=0.3, seed=3)
+    x, cond, signal, mask = batch_for_step(cfg, 0)
+    assert signal is not None and mask is not None and 0 < int(mask.sum()) < 12
+    captioned = cond.mask.sum(1) > 2  # an empty caption is only [CLS] [SEP]
+    assert not bool((mask & ~captioned).any())
+    differs = (signal - x).abs().flatten(1).amax(1) > 0
+    assert torch.equal(differs, mask)
+    assert batch_for_step(replace(cfg, shape_swap=0.0), 0)[2:] == (None, None)
+    spec = data.sample_spec(5, "train")
+    swapped = data.swap_shapes(spec, np.random.default_rng(0))
+    assert all(a.shape != b.shape and replace(a, shape=b.shape) == b
+               for a, b in zip(spec.objects, swapped.objects, strict=True))
+    assert swapped.caption == spec.caption
+
+
 @pytest.mark.slow
 def test_resumed_training_matches_an_uninterrupted_run(tmp_path: Path) -> None:
     from generator.stdit.configs import TRAIN_CONFIGS
@@ -627,6 +673,9 @@ def test_shape_probe_reads_the_shape_of_a_prediction_from_the_noised_truth() -> 
     assert oracle == {"n": 6.0, "shape@0.5": 1.0, "shape@0.9": 1.0}
     noisy = shape_probe(Denoiser(oracle=False), n=6, times=(0.9,))
     assert noisy["shape@0.9"] < 0.5  # x_t at t = 0.9 is mostly noise: no silhouette to read
+    # Swapped: x_t shows other shapes. The oracle still draws the caption's; a copier draws the wrong ones.
+    assert shape_probe(Denoiser(oracle=True), n=6, times=(0.5,), swap=True)["shape@0.5"] == 1.0
+    assert shape_probe(Denoiser(oracle=False), n=6, times=(0.02,), swap=True)["shape@0.02"] == 0.0
 
 
 def test_committed_default_weights_match_their_card_and_generate() -> None:

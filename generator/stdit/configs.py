@@ -32,6 +32,8 @@ class TrainConfig:
     layout_aux: float = 0.0  # weight of the readout's own loss: its coarse layout against the clip's token means
     layout_pretrain_steps: int = 0  # steps (batch 32) that fit a fresh readout to that loss alone, before the run
     layout_pretrain_clips: int = 4096  # clips (rendered once, at half size) those steps draw from
+    shape_swap: float = 0.0  # share of captioned clips whose noisy input shows the scene with other shapes
+    shape_swap_band: tuple[float, float] = (0.6, 1.0)  # … at a time uniform in this band (target: the true clip)
     weight_decay: float = 0.0
     grad_clip: float = 1.0
     max_steps: int = 100_000

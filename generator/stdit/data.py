@@ -14,7 +14,7 @@ compositions the model has not seen.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -156,6 +156,19 @@ def sample_spec(seed: int, split: str = "train", two_object_p: float = 0.15) -> 
     if mention_bg:
         caption += _BG_PHRASES[rng.integers(len(_BG_PHRASES))].format(bg=background)
     return ClipSpec(seed, background, tuple(objs), caption, mention_bg)
+
+
+def swap_shapes(spec: ClipSpec, rng: np.random.Generator) -> ClipSpec:
+    """`spec` with every object's shape replaced by another shape (drawn uniformly from the other
+    three); caption, colours, sizes and motions unchanged. Training renders these as the *signal* of
+    some noisy inputs whose target is still the true clip (`flow.flow_loss`'s `signal`): the network
+    must then take the silhouette from the caption where x_t shows a wrong one, which is what sampling
+    asks of it near the noise end, where its own x_t shows the caption's mean blob."""
+    objs = []
+    for obj in spec.objects:
+        others = [s for s in SHAPES if s != obj.shape]
+        objs.append(replace(obj, shape=others[rng.integers(len(others))]))
+    return replace(spec, objects=tuple(objs))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -31,6 +31,7 @@ from generator.stdit.data import (
     make_clip,
     render,
     sample_spec,
+    swap_shapes,
 )
 from generator.stdit.flow import interpolate
 from generator.stdit.pipeline import generate_clips, to_pixels
@@ -138,17 +139,26 @@ def layout_probe(model: torch.nn.Module, n: int = 64, guidance: float = 4.0, t: 
 
 @torch.no_grad()
 def shape_probe(model: torch.nn.Module, n: int = 48, times: tuple[float, ...] = (0.5, 0.7, 0.85),
-                seed: int = 0, offset: int = 1000) -> dict[str, float]:
+                seed: int = 0, offset: int = 1000, swap: bool = False) -> dict[str, float]:
     """Where is shape lost? One conditional x0 prediction from the *true* held-out clip noised to each
     time t, and the checker's shape reading of it (share right).
 
     High values at t where sampling still fails mean the network can read a silhouette out of x_t
     but the sampler's own x_t never carries one: the shape is lost earlier on the path, or it is
-    lost by a sampler that commits to a blob. Costs one forward pass per time."""
+    lost by a sampler that commits to a blob. Costs one forward pass per time.
+
+    `swap`: noise the same scenes rendered with *other* shapes (`data.swap_shapes`) instead, still
+    scored against the caption's shape: how far the caption, not the silhouette in x_t, sets the
+    shape (chance is 0.25; a network that copies x_t scores near 0)."""
     specs = heldout_specs(n, offset)
     cfg = model.config  # type: ignore[attr-defined]
-    clips, _ = make_batch([s.seed for s in specs], "heldout", cfg.frames, cfg.height)
-    x0 = torch.from_numpy(clips)
+    if swap:
+        rng = np.random.default_rng([seed, 0x5A])
+        shown = np.stack([render(swap_shapes(s, rng), cfg.frames, cfg.height) for s in specs])
+        clips = shown.astype(np.float32).transpose(0, 4, 1, 2, 3) / 127.5 - 1.0
+    else:
+        clips, _ = make_batch([s.seed for s in specs], "heldout", cfg.frames, cfg.height)
+    x0 = torch.from_numpy(np.ascontiguousarray(clips))
     cond = encode_text([s.caption for s in specs])
     noise = torch.randn(x0.shape, generator=torch.Generator().manual_seed(seed))
     out: dict[str, float] = {"n": float(n)}
@@ -213,13 +223,15 @@ def main(argv: list[str] | None = None) -> None:
                     help="only the layout probe (x0 from near-pure noise; seconds), not the full evaluation")
     ap.add_argument("--shape-probe", action="store_true",
                     help="only the shape probe (x0 from the noised true clip at t = 0.5, 0.7, 0.85; seconds)")
+    ap.add_argument("--swap", action="store_true",
+                    help="with --shape-probe: noise the scenes drawn with other shapes (does the caption win?)")
     args = ap.parse_args(argv)
     model = load_stdit(args.weights) if args.weights else load_stdit(default_weights())
     if args.probe:
         print(json.dumps(layout_probe(model, guidance=args.guidance)))
         return
     if args.shape_probe:
-        print(json.dumps(shape_probe(model)))
+        print(json.dumps(shape_probe(model, swap=args.swap)))
         return
     sampler = SamplerConfig.from_args(args)
     result = evaluate(model, args.n, args.steps, args.guidance, args.batch, sampler, offset=args.offset)

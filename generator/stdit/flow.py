@@ -63,13 +63,30 @@ def interpolate(x0: torch.Tensor, noise: torch.Tensor, t: torch.Tensor) -> torch
 
 def flow_loss(velocity: VelocityFn, x0: torch.Tensor, generator: torch.Generator | None = None,
               t_mean: float = 0.0, t_std: float = 1.0, t_top: float = 0.0, t_one: float = 0.0,
-              t_high: float = 0.0) -> torch.Tensor:
+              t_high: float = 0.0, signal: torch.Tensor | None = None, signal_mask: torch.Tensor | None = None,
+              signal_band: tuple[float, float] = (0.6, 1.0)) -> torch.Tensor:
     """Mean squared error between predicted and true velocity at random times.
 
     `velocity(x_t, t)` closes over the conditioning, so the objective knows nothing of text or model.
+
+    `signal` / `signal_mask` (optional): for the clips where the mask is set, x_t is built from
+    `signal` instead of x0 (a corrupted clip, e.g. the same scene with other shapes), at a time drawn
+    uniformly from `signal_band`, and the target is still the velocity toward the true x0:
+    v = (x_t - x0) / t = ε - x0 + (1 - t)/t · (signal - x0), which is ε - x0 where signal = x0.
     """
     noise = torch.randn(x0.shape, generator=generator).to(x0.device, x0.dtype)
     t = sample_times(x0.shape[0], generator, mean=t_mean, std=t_std, top=t_top, one=t_one, high=t_high,
                      device=x0.device)
-    pred = velocity(interpolate(x0, noise, t), t)
-    return F.mse_loss(pred.float(), (noise - x0).float())
+    source = x0
+    if signal is not None and signal_mask is not None:
+        lo, hi = signal_band
+        if not 0.0 < lo <= hi <= 1.0:
+            raise ValueError(f"signal_band {signal_band} must lie in (0, 1]")
+        band = (lo + (hi - lo) * torch.rand(x0.shape[0], generator=generator)).to(x0.device)
+        mask = signal_mask.to(x0.device).bool()
+        t = torch.where(mask, band, t)
+        source = torch.where(mask.view(-1, *([1] * (x0.dim() - 1))), signal.to(x0.dtype), x0)
+    x_t = interpolate(source, noise, t)
+    tb = t.view(-1, *([1] * (x0.dim() - 1))).to(x0.dtype)
+    target = noise - x0 + (1 - tb) / tb.clamp(min=1e-3) * (source - x0)
+    return F.mse_loss(velocity(x_t, t).float(), target.float())

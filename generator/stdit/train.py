@@ -28,7 +28,7 @@ from tqdm import tqdm
 from generator.stdit.checkpoint import export_weights, load_training_state, save_training_state
 from generator.stdit.conditioning import TextCondition, encode_text, text_statistics
 from generator.stdit.configs import TrainConfig, load_train_config
-from generator.stdit.data import make_batch, sample_spec
+from generator.stdit.data import make_batch, render, sample_spec, swap_shapes
 from generator.stdit.flow import flow_loss
 from generator.stdit.model import STDIT_CONFIGS, STDiT, count_params, token_means
 
@@ -39,20 +39,34 @@ def build_model(cfg: TrainConfig) -> STDiT:
     return STDiT(arch)
 
 
-def batch_for_step(cfg: TrainConfig, step: int) -> tuple[torch.Tensor, TextCondition]:
-    """The training batch of `step`: clips, and captions (some dropped to "" for guidance)."""
+Batch = tuple[torch.Tensor, TextCondition, torch.Tensor | None, torch.Tensor | None]
+"""Clips, captions, and the shape-swapped signals with their mask (None when the recipe swaps none)."""
+
+
+def batch_for_step(cfg: TrainConfig, step: int) -> Batch:
+    """The training batch of `step`: clips, captions (some dropped to "" for guidance) and, for a share
+    `cfg.shape_swap` of the captioned clips, the same scene rendered with other shapes (`data.swap_shapes`)
+    as the signal of their noisy input."""
     seeds = [cfg.seed * 1_000_000_007 + step * cfg.batch_size + i for i in range(cfg.batch_size)]
     x, captions = make_batch(seeds, "train", cfg.frames, cfg.size)
     rng = np.random.default_rng([cfg.seed, step, 7])
     captions = ["" if rng.random() < cfg.caption_dropout else c for c in captions]
-    return torch.from_numpy(x), encode_text(captions)
+    if not cfg.shape_swap:
+        return torch.from_numpy(x), encode_text(captions), None, None
+    swap_rng = np.random.default_rng([cfg.seed, step, 11])
+    mask = (swap_rng.random(len(seeds)) < cfg.shape_swap) & np.array([c != "" for c in captions])
+    signal = x.copy()
+    for i in np.flatnonzero(mask):
+        pixels = render(swap_shapes(sample_spec(seeds[i], "train"), swap_rng), cfg.frames, cfg.size)
+        signal[i] = pixels.astype(np.float32).transpose(3, 0, 1, 2) / 127.5 - 1.0
+    return torch.from_numpy(x), encode_text(captions), torch.from_numpy(signal), torch.from_numpy(mask)
 
 
 class Prefetcher:
     """Renders and encodes the next batches on a thread while the current step runs."""
 
     def __init__(self, cfg: TrainConfig, start: int, depth: int = 2) -> None:
-        self.q: queue.Queue[tuple[torch.Tensor, TextCondition]] = queue.Queue(maxsize=depth)
+        self.q: queue.Queue[Batch] = queue.Queue(maxsize=depth)
         self.cfg, self.next_step = cfg, start
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
@@ -62,7 +76,7 @@ class Prefetcher:
             self.q.put(batch_for_step(self.cfg, self.next_step))
             self.next_step += 1
 
-    def get(self) -> tuple[torch.Tensor, TextCondition]:
+    def get(self) -> Batch:
         return self.q.get()
 
 
@@ -242,14 +256,16 @@ def train(cfg: TrainConfig, out: Path, device: str | None = None, quiet: bool = 
         while step < cfg.max_steps:
             if cfg.max_minutes and (time.time() - t_start) / 60 >= cfg.max_minutes:
                 break
-            x, cond = prefetch.get()
+            x, cond, signal, swapped = prefetch.get()
             x, cond = x.to(dev), cond.to(dev)
             for group in opt.param_groups:
                 group["lr"] = lr_at(cfg, step) * group["lr_mult"]
             noise_gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
             with torch.autocast(dev.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
                 loss = flow_loss(lambda xt, t, c=cond: model.velocity(xt, t, c.states, c.mask, c.pooled), x, noise_gen,
-                                 cfg.t_mean, cfg.t_std, cfg.t_top, cfg.t_one, cfg.t_high)
+                                 cfg.t_mean, cfg.t_std, cfg.t_top, cfg.t_one, cfg.t_high,
+                                 signal=None if signal is None else signal.to(dev), signal_mask=swapped,
+                                 signal_band=(cfg.shape_swap_band[0], cfg.shape_swap_band[1]))
                 if cfg.layout_aux and model.layout is not None:
                     loss = loss + cfg.layout_aux * layout_loss(model, x, cond)
             opt.zero_grad(set_to_none=True)
