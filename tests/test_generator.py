@@ -696,3 +696,12 @@ def test_committed_default_weights_match_their_card_and_generate() -> None:
     assert gen.sampler.to_card() | {"guidance": section["guidance"]} == section
     video = gen.generate(GenerationRequest("a red circle moves right on a white background", steps=2))
     assert video.frames.shape == (16, 64, 64, 3)
+
+
+def test_the_card_describes_the_shape_swap_only_for_recipes_that_use_it() -> None:
+    from generator.stdit.publish import objective
+
+    plain = objective({"t_mean": 1.0, "layout_aux": 1.0, "layout_pretrain_steps": 2500})
+    swapped = objective({"t_mean": 1.0, "shape_swap": 0.3, "shape_swap_band": [0.6, 1.0]})
+    assert "shape-swap" not in plain and "2500 steps" in plain
+    assert "30% of the captioned clips" in swapped and "[0.6, 1.0]" in swapped
