@@ -61,6 +61,15 @@ TRAIN_CONFIGS: dict[str, TrainConfig] = {
                               warmup_steps=200, max_steps=6500, amp=False, checkpoint_minutes=5.0,
                               t_mean=1.0, t_std=1.0, t_one=0.08, t_high=0.35, pos_lr_mult=10.0,
                               layout_lr_mult=2.0, layout_aux=1.0, layout_pretrain_steps=2500),
+    # The fine-tune that made v0.6.0 from v0.5.0's weights (`--init-from` them; git history holds them):
+    # the same times and losses, plus the shape-swap corruption on 30 % of the captioned clips at t in
+    # [0.6, 1] (`data.swap_shapes`). Run as 2 400 steps (cosine to step 2 400, 80 min), then resumed
+    # with max_steps 3 300 for 30 min more (docs/generator.md, item 8).
+    "stdit-s-64-shape": TrainConfig(name="stdit-s-64-swap", model="STDiT-S/4x8pl", batch_size=16, lr=3e-4,
+                                    lr_final=0.3, warmup_steps=50, max_steps=3300, amp=False,
+                                    checkpoint_minutes=5.0, t_mean=1.0, t_std=1.0, t_one=0.08, t_high=0.35,
+                                    pos_lr_mult=10.0, layout_lr_mult=2.0, layout_aux=1.0, shape_swap=0.3,
+                                    shape_swap_band=(0.6, 1.0), seed=51),
     # A few seconds' smoke run for tests and for checking the loop end to end.
     "tiny": TrainConfig(name="tiny", model="STDiT-T/2x8", frames=4, size=32, batch_size=2, max_steps=4,
                         warmup_steps=1, checkpoint_minutes=0.0, log_every=1),
