@@ -43,8 +43,9 @@ def objective(tc: dict[str, Any]) -> str:
             "in [0.97, 1]")
     if tc.get("layout_aux"):
         text += (f"; plus {tc['layout_aux']} x the layout readout's loss (its coarse clip from the caption alone "
-                 f"against the clip's token means), the readout fitted alone for {tc.get('layout_pretrain_steps', 0)} "
-                 "steps first")
+                 "against the clip's token means)")
+        if tc.get("layout_pretrain_steps"):
+            text += f", the readout fitted alone for {tc['layout_pretrain_steps']} steps first"
     if tc.get("shape_swap"):
         lo, hi = tc.get("shape_swap_band", (0.6, 1.0))
         text += (f"; {tc['shape_swap']:.0%} of the captioned clips noised (t uniform in [{lo}, {hi}]) from the same "
