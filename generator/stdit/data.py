@@ -269,13 +269,14 @@ def make_clip(seed: int, split: str = "train", frames: int = 16, size: int = 64)
     return render(spec, frames, size), spec
 
 
+def render_batch(specs: list[ClipSpec], frames: int = 16, size: int = 64) -> np.ndarray:
+    """Float32 batch (B, 3, T, H, W) in [-1, 1] of `specs`, the network's input space."""
+    x = np.stack([render(spec, frames, size) for spec in specs]).astype(np.float32) / 127.5 - 1.0
+    return np.ascontiguousarray(x.transpose(0, 4, 1, 2, 3))
+
+
 def make_batch(seeds: list[int], split: str = "train", frames: int = 16,
                size: int = 64) -> tuple[np.ndarray, list[str]]:
     """Float32 batch (B, 3, T, H, W) in [-1, 1] and the captions, for training."""
-    clips, captions = [], []
-    for seed in seeds:
-        pixels, spec = make_clip(seed, split, frames, size)
-        clips.append(pixels)
-        captions.append(spec.caption)
-    x = np.stack(clips).astype(np.float32) / 127.5 - 1.0
-    return np.ascontiguousarray(x.transpose(0, 4, 1, 2, 3)), captions
+    specs = [sample_spec(seed, split) for seed in seeds]
+    return render_batch(specs, frames, size), [spec.caption for spec in specs]

@@ -27,9 +27,9 @@ from generator.stdit.data import (
     COLOURS,
     TRANSLATIONS,
     ClipSpec,
-    make_batch,
     make_clip,
     render,
+    render_batch,
     sample_spec,
     swap_shapes,
 )
@@ -115,8 +115,7 @@ def layout_probe(model: torch.nn.Module, n: int = 64, guidance: float = 4.0, t: 
     x_t = torch.randn((len(specs), cfg.channels, cfg.frames, cfg.height, cfg.width),
                       generator=torch.Generator().manual_seed(seed))
     if t < 1:  # at t = 1 the clip is pure noise: nothing to render
-        clips, _ = make_batch([s.seed for s in specs], "heldout", cfg.frames, cfg.height)
-        x_t = (1 - t) * torch.from_numpy(clips) + t * x_t
+        x_t = (1 - t) * torch.from_numpy(render_batch(specs, cfg.frames, cfg.height)) + t * x_t
     times = torch.full((len(specs),), t)
     pc = model(x_t, times, cond.states, cond.mask, cond.pooled)
     pu = model(x_t, times, uncond.states, uncond.mask, uncond.pooled)
@@ -152,13 +151,9 @@ def shape_probe(model: torch.nn.Module, n: int = 48, times: tuple[float, ...] = 
     shape (chance is 0.25; a network that copies x_t scores near 0)."""
     specs = heldout_specs(n, offset)
     cfg = model.config  # type: ignore[attr-defined]
-    if swap:
-        rng = np.random.default_rng([seed, 0x5A])
-        shown = np.stack([render(swap_shapes(s, rng), cfg.frames, cfg.height) for s in specs])
-        clips = shown.astype(np.float32).transpose(0, 4, 1, 2, 3) / 127.5 - 1.0
-    else:
-        clips, _ = make_batch([s.seed for s in specs], "heldout", cfg.frames, cfg.height)
-    x0 = torch.from_numpy(np.ascontiguousarray(clips))
+    rng = np.random.default_rng([seed, 0x5A])
+    shown = [swap_shapes(s, rng) for s in specs] if swap else specs
+    x0 = torch.from_numpy(render_batch(shown, cfg.frames, cfg.height))
     cond = encode_text([s.caption for s in specs])
     noise = torch.randn(x0.shape, generator=torch.Generator().manual_seed(seed))
     out: dict[str, float] = {"n": float(n)}

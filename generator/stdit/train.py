@@ -28,7 +28,7 @@ from tqdm import tqdm
 from generator.stdit.checkpoint import export_weights, load_training_state, save_training_state
 from generator.stdit.conditioning import TextCondition, encode_text, text_statistics
 from generator.stdit.configs import TrainConfig, load_train_config
-from generator.stdit.data import make_batch, render, sample_spec, swap_shapes
+from generator.stdit.data import make_batch, render_batch, sample_spec, swap_shapes
 from generator.stdit.flow import flow_loss
 from generator.stdit.model import STDIT_CONFIGS, STDiT, count_params, token_means
 
@@ -48,17 +48,18 @@ def batch_for_step(cfg: TrainConfig, step: int) -> Batch:
     `cfg.shape_swap` of the captioned clips, the same scene rendered with other shapes (`data.swap_shapes`)
     as the signal of their noisy input."""
     seeds = [cfg.seed * 1_000_000_007 + step * cfg.batch_size + i for i in range(cfg.batch_size)]
-    x, captions = make_batch(seeds, "train", cfg.frames, cfg.size)
+    specs = [sample_spec(seed, "train") for seed in seeds]
+    x = render_batch(specs, cfg.frames, cfg.size)
     rng = np.random.default_rng([cfg.seed, step, 7])
-    captions = ["" if rng.random() < cfg.caption_dropout else c for c in captions]
+    captions = ["" if rng.random() < cfg.caption_dropout else s.caption for s in specs]
     if not cfg.shape_swap:
         return torch.from_numpy(x), encode_text(captions), None, None
     swap_rng = np.random.default_rng([cfg.seed, step, 11])
     mask = (swap_rng.random(len(seeds)) < cfg.shape_swap) & np.array([c != "" for c in captions])
     signal = x.copy()
-    for i in np.flatnonzero(mask):
-        pixels = render(swap_shapes(sample_spec(seeds[i], "train"), swap_rng), cfg.frames, cfg.size)
-        signal[i] = pixels.astype(np.float32).transpose(3, 0, 1, 2) / 127.5 - 1.0
+    swapped = np.flatnonzero(mask)
+    if swapped.size:
+        signal[swapped] = render_batch([swap_shapes(specs[i], swap_rng) for i in swapped], cfg.frames, cfg.size)
     return torch.from_numpy(x), encode_text(captions), torch.from_numpy(signal), torch.from_numpy(mask)
 
 
