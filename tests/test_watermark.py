@@ -180,7 +180,7 @@ def test_camera_following_mark_outlasts_the_static_one_under_h264(marked: tuple[
     # Averaged over all frames alike, the static mark is gone (P-frames dragged it along with the scene) …
     recoded = attack(static)
     assert recoded.picture_types is not None and recoded.picture_types[0] == "I"
-    plain = dataclasses.replace(DEFAULT_CONFIG, weigh_frames=False)
+    plain = dataclasses.replace(DEFAULT_CONFIG, weigh_frames=False, cancel_host=False)
     assert not extract(Video(recoded.frames, recoded.fps), KEY, plain).found
     # … but the I-frame kept it: weighting by picture type, or each frame by its sync cells, finds it.
     for video in (recoded, Video(recoded.frames, recoded.fps)):
@@ -190,6 +190,23 @@ def test_camera_following_mark_outlasts_the_static_one_under_h264(marked: tuple[
     # A trimmed copy starts where the camera had moved to: the translation search finds it.
     trimmed = extract(A.trim(0.5)(Video(follow.frames[6:], follow.fps)), KEY)
     assert trimmed.found and trimmed.payload == PAYLOAD
+
+
+def test_host_cancelling_read_finds_a_static_mark_on_busy_panning_content() -> None:
+    """Busy texture under a pan: H.264 at CRF 32 keeps the static mark mostly in the I-frame and drags
+    it along with the scene, and no plain or re-weighted mean reads it through the texture. Registered
+    on the first frame the scene is the same in every frame and the mark is not, so a weighted
+    difference of the registered means (`_host_cancelling`) cancels the scene and reads it."""
+    clip = textured_clip(pan=1.5, grain=90.0)
+    static = embed(clip, PAYLOAD, KEY, dataclasses.replace(DEFAULT_CONFIG, follow_motion=False))
+    recoded = A.h264(32, reproducible=True)(static)
+    assert not extract(recoded, KEY, dataclasses.replace(DEFAULT_CONFIG, cancel_host=False)).found
+    found = extract(recoded, KEY)
+    assert found.found and found.payload == PAYLOAD
+    assert found.geometry is not None and found.geometry["weighting"] == "cancel"
+    # Without picture types (frames edited after decoding) the first frame against the rest does it.
+    untyped = extract(Video(recoded.frames, recoded.fps), KEY)
+    assert untyped.found and untyped.payload == PAYLOAD
 
 
 def test_same_pattern_every_frame_no_flicker(marked: tuple[Video, Video]) -> None:
