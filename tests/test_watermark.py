@@ -209,6 +209,33 @@ def test_host_cancelling_read_finds_a_static_mark_on_busy_panning_content() -> N
     assert untyped.found and untyped.payload == PAYLOAD
 
 
+def shapes_clip(seed: int, shapes: int = 120, frames: int = 24, width: int = 176, height: int = 144) -> Video:
+    """A still scene of hard-edged, high-contrast shapes drawn at QCIF and shown at 2× (like carphone)."""
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    scene = np.full((height, width, 3), 128, np.uint8)
+    for _ in range(shapes):
+        colour = tuple(int(c) for c in rng.integers(0, 256, 3))
+        x, y = int(rng.integers(0, width)), int(rng.integers(0, height))
+        if rng.random() < 0.5:
+            cv2.circle(scene, (x, y), int(rng.integers(3, 20)), colour, -1, lineType=cv2.LINE_AA)
+        else:
+            cv2.rectangle(scene, (x, y), (x + int(rng.integers(4, 30)), y + int(rng.integers(4, 30))), colour, -1)
+    frame = cv2.resize(scene, (2 * width, 2 * height), interpolation=cv2.INTER_CUBIC)
+    return Video(np.repeat(frame[None], frames, axis=0), 24.0)
+
+
+def test_edge_preserving_residual_reads_through_hard_edges() -> None:
+    """A still scene of hard edges stays whole in every mean, and at CRF 32 its edges outweigh the
+    thinned mark in the linear high-pass; the edge-preserving residual leaves them out and reads it."""
+    recoded = A.h264(32, reproducible=True)(embed(shapes_clip(3), PAYLOAD, KEY))
+    assert not extract(recoded, KEY, dataclasses.replace(DEFAULT_CONFIG, edge_residual=False)).found
+    found = extract(recoded, KEY)
+    assert found.found and found.payload == PAYLOAD
+    assert found.geometry is not None and found.geometry["residual"] == "edge"
+
+
 def test_same_pattern_every_frame_no_flicker(marked: tuple[Video, Video]) -> None:
     still = Video(np.repeat(textured_clip(frames=1).frames, 6, axis=0), 24.0)
     wm = embed(still, PAYLOAD, KEY)
