@@ -118,6 +118,22 @@ def test_soft_decoder_reaches_beyond_t_when_the_wrong_bits_are_weak() -> None:
     assert codec.log2_soft_false_positive(strong, codec.encode(PAYLOAD), 2 * 2) > np.log2(1e-6)
 
 
+def test_soft_decoder_order_three_reaches_three_errors_among_the_most_reliable_bits() -> None:
+    """Three wrong bits among the most reliable ones are beyond order 2's re-processing, within order 3's."""
+    rng = np.random.default_rng(11)
+    signs = 2.0 * codec.encode(PAYLOAD) - 1.0
+    soft = signs * rng.uniform(0.5, 1.0, signs.size)
+    strong = rng.choice(signs.size, 3, replace=False)
+    soft[strong] = -signs[strong] * 1.2
+    rest = np.setdiff1d(np.arange(signs.size), strong)
+    weak = rng.choice(rest, 35, replace=False)  # 38 wrong in all: beyond the algebraic decoder too
+    soft[weak] = -signs[weak] * rng.uniform(0.0, 0.1, weak.size)
+    assert codec.decode_soft(soft, order=2).payload != PAYLOAD
+    decoded = codec.decode_soft(soft)
+    assert decoded.payload == PAYLOAD and decoded.errors == 38
+    assert codec.decode((soft > 0).astype(np.uint8)) is None
+
+
 def test_soft_bound_is_a_valid_p_value_on_random_signs() -> None:
     """For one fixed codeword (hypotheses = 2^-k cancels the union over codewords) and random signs,
     P(bound ≤ α) must not exceed α; with equal magnitudes it is never below the exact Hamming bound."""

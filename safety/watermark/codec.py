@@ -122,21 +122,29 @@ def generator_matrix() -> np.ndarray:
     return np.stack(rows).astype(bool)
 
 
-def decode_soft(soft: np.ndarray, order: int = 2) -> Decoded:
+def decode_soft(soft: np.ndarray, order: int = 3) -> Decoded:
     """Ordered-statistics decoding (Fossorier and Lin, 1995) of soft values, > 0 meaning bit 1.
 
     The codeword it returns is the one, among those that agree with the hard decisions on the k most
-    reliable independent positions up to `order` flips, whose disagreements with the hard decisions
-    weigh least (sum of |soft|). That is near maximum-likelihood for a short code: it finds the
-    transmitted word at error counts far beyond the algebraic decoder's t when the wrong bits are
+    reliable independent positions up to `order` flips (0–3), whose disagreements with the hard
+    decisions weigh least (sum of |soft|). That is near maximum-likelihood for a short code: it finds
+    the transmitted word at error counts far beyond the algebraic decoder's t when the wrong bits are
     the unreliable ones. It always returns a codeword; `errors` is its Hamming distance from the
     hard decisions, which is what the false-positive bound gates (the bound holds whatever decoder
     proposed the codeword).
+
+    Order 3 re-processes all C(64, 3) = 41 664 triple flips without building them: in ±1 form a
+    flipped set S changes the base word's weighted disagreement by −½ Σ_j u_j Π_{r∈S} Y_rj (Y: the
+    reduced generator's rows as ±1, u: each position's weight, negative where the base word already
+    disagrees), so every order is one or two matrix products. Measured: a CRF 28 + 0.5× + brightness
+    read with 44 wrong bits, 3 of them among the most reliable 64, decodes at order 3 and not at 2.
     """
     n = code_bits()
     soft = np.asarray(soft, np.float64)
     if soft.shape != (n,):
         raise WatermarkError(f"expected {n} soft values, got shape {soft.shape}")
+    if not 0 <= order <= 3:
+        raise WatermarkError(f"OSD order must be 0–3, got {order}")
     hard = soft > 0
     perm = np.argsort(-np.abs(soft), kind="stable")
     g = generator_matrix()[:, perm].copy()
@@ -159,16 +167,36 @@ def decode_soft(soft: np.ndarray, order: int = 2) -> Decoded:
     h = hard[perm]
     weight = np.abs(soft)[perm]
     base = (h[pivots].astype(np.uint8) @ g.astype(np.uint8)) % 2 == 1
-    candidates = [base[None, :]]
+    # Flipping rows S: cost(S) = cost(∅) + ½ Σ u − ½ F(S), F(S) = Σ_j u_j Π_{r∈S} Y_rj; maximise F.
+    u = weight * np.where(base != h, -1.0, 1.0)
+    y = 1.0 - 2.0 * g.astype(np.float64)
+    best_f = float(u.sum())
+    best_rows: tuple[int, ...] = ()
     if order >= 1:
-        candidates.append(base ^ g)
+        f1 = y @ u
+        a = int(np.argmax(f1))
+        if f1[a] > best_f:
+            best_f, best_rows = float(f1[a]), (a,)
     if order >= 2:
+        f2 = (y * u) @ y.T
         i, j = np.triu_indices(K_BITS, 1)
-        candidates.append(base ^ g[i] ^ g[j])
-    words = np.concatenate(candidates)
-    cost = ((words != h) * weight).sum(axis=1)
+        m = int(np.argmax(f2[i, j]))
+        if f2[i[m], j[m]] > best_f:
+            best_f, best_rows = float(f2[i[m], j[m]]), (int(i[m]), int(j[m]))
+    if order >= 3:
+        pair = (y[:, None, :] * (y * u)[None, :, :]).reshape(K_BITS * K_BITS, n)
+        f3 = (pair @ y.T).reshape(K_BITS, K_BITS, K_BITS)
+        a3, b3, c3 = np.meshgrid(*(np.arange(K_BITS),) * 3, indexing="ij")
+        valid = (a3 < b3) & (b3 < c3)
+        flat = np.where(valid, f3, -np.inf)
+        m = int(np.argmax(flat))
+        if flat.flat[m] > best_f:
+            best_f, best_rows = float(flat.flat[m]), tuple(int(v) for v in np.unravel_index(m, flat.shape))
+    word = base.copy()
+    for r in best_rows:
+        word ^= g[r]
     best = np.empty(n, bool)
-    best[perm] = words[int(np.argmin(cost))]
+    best[perm] = word
     payload = np.packbits(best[:K_BITS].astype(np.uint8)).tobytes()
     return Decoded(payload=payload, errors=int(np.count_nonzero(best != hard)))
 
