@@ -23,6 +23,7 @@ Either is multiplied by M, the number of hypotheses the reader may try, and capp
 """
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 from functools import cache, lru_cache
@@ -177,21 +178,13 @@ def decode_soft(soft: np.ndarray, order: int = 3) -> Decoded:
         a = int(np.argmax(f1))
         if f1[a] > best_f:
             best_f, best_rows = float(f1[a]), (a,)
-    if order >= 2:
-        f2 = (y * u) @ y.T
-        i, j = np.triu_indices(K_BITS, 1)
-        m = int(np.argmax(f2[i, j]))
-        if f2[i[m], j[m]] > best_f:
-            best_f, best_rows = float(f2[i[m], j[m]]), (int(i[m]), int(j[m]))
-    if order >= 3:
-        pair = (y[:, None, :] * (y * u)[None, :, :]).reshape(K_BITS * K_BITS, n)
-        f3 = (pair @ y.T).reshape(K_BITS, K_BITS, K_BITS)
-        a3, b3, c3 = np.meshgrid(*(np.arange(K_BITS),) * 3, indexing="ij")
-        valid = (a3 < b3) & (b3 < c3)
-        flat = np.where(valid, f3, -np.inf)
-        m = int(np.argmax(flat))
-        if flat.flat[m] > best_f:
-            best_f, best_rows = float(flat.flat[m]), tuple(int(v) for v in np.unravel_index(m, flat.shape))
+    for size in range(2, order + 1):
+        # F over all ordered tuples of `size` rows at once, then the best one with strictly rising rows.
+        f = (y * u) @ y.T if size == 2 else ((y[:, None, :] * (y * u)[None, :, :]).reshape(-1, n) @ y.T)
+        f = np.where(_rising(size), f.reshape((K_BITS,) * size), -np.inf)
+        m = int(np.argmax(f))
+        if f.flat[m] > best_f:
+            best_f, best_rows = float(f.flat[m]), tuple(int(v) for v in np.unravel_index(m, f.shape))
     word = base.copy()
     for r in best_rows:
         word ^= g[r]
@@ -199,6 +192,16 @@ def decode_soft(soft: np.ndarray, order: int = 3) -> Decoded:
     best[perm] = word
     payload = np.packbits(best[:K_BITS].astype(np.uint8)).tobytes()
     return Decoded(payload=payload, errors=int(np.count_nonzero(best != hard)))
+
+
+@lru_cache(maxsize=2)
+def _rising(size: int) -> np.ndarray:
+    """Mask over (K_BITS,) * size index tuples: True where the indices strictly rise (each set once)."""
+    grids = np.meshgrid(*(np.arange(K_BITS),) * size, indexing="ij")
+    mask = np.ones(grids[0].shape, bool)
+    for lower, upper in itertools.pairwise(grids):
+        mask &= lower < upper
+    return mask
 
 
 _LAMBDAS = np.geomspace(1e-3, 50.0, 400)

@@ -79,10 +79,10 @@ class WatermarkConfig:
     weigh_frames: bool = True
     """Stage 1 also reads the frames weighted by their own sync correlation (`_sync_weight`)."""
     cancel_host: bool = True
-    edge_residual: bool = True
-    """Stage 1 also reads every source through the edge-preserving residual (`_edge_residual`)."""
     """Stage 1 also reads, for a moving scene, the registered means combined to cancel the scene
     (`_host_cancelling`)."""
+    edge_residual: bool = True
+    """Stage 1 also reads every source through the edge-preserving residual (`_edge_residual`)."""
     saturated_retry: bool = True
     """A clip still too weak at `flat_floor` (mostly pure black or white) is tried once more without the
     fade: on a saturated pixel only the half of the mark that points into range survives the clip, so
