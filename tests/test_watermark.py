@@ -214,7 +214,9 @@ def test_host_cancelling_read_finds_a_static_mark_on_busy_panning_content() -> N
     on the first frame the scene is the same in every frame and the mark is not, so a weighted
     difference of the registered means (`_host_cancelling`) cancels the scene and reads it."""
     clip = textured_clip(pan=1.5, grain=90.0)
-    static = embed(clip, PAYLOAD, KEY, dataclasses.replace(DEFAULT_CONFIG, follow_motion=False))
+    # The static mark on the 64 grid (the trial would take the 128 grid here, which H.264 keeps better).
+    only_64 = dataclasses.replace(DEFAULT_CONFIG, follow_motion=False, trial_cell_px=float("inf"))
+    static = embed(clip, PAYLOAD, KEY, only_64)
     recoded = A.h264(32, reproducible=True)(static)
     assert not extract(recoded, KEY, dataclasses.replace(DEFAULT_CONFIG, cancel_host=False)).found
     found = extract(recoded, KEY)
@@ -338,6 +340,25 @@ def test_grid_candidates_follow_the_cell_size() -> None:
     assert grid_candidates(1280, 720) == [128]  # 5.6 px cells: only the fine grid
     assert grid_candidates(320, 256) == [64, 128]  # 2.0–3.5 px fine cells: both are tried
     assert grid_candidates(320, 180) == [64]  # fine cells would be 1.4 px
+
+
+@pytest.mark.slow
+def test_trial_keeps_the_grid_a_downscale_does_not_erase() -> None:
+    """A real photograph, astronaut 256² under a slow pan (the benchmark's clip). Its 128 grid has 2-px
+    cells: they read back well after a full-size re-encode, but a 0.5× downscale makes them 1 px and
+    erases them. The trial scores each candidate with the reader after CRF 28 and after CRF 28 + 0.5×,
+    so `embed` keeps the 64 grid, which the reader finds after both."""
+    import skimage.data
+
+    from benchmarks.watermark import camera_move
+
+    clip = camera_move(skimage.data.astronaut(), 256, 256, 48, pan=(1.0, 0.4))
+    attack = A.compose(A.h264(28), A.rescale(0.5), A.brightness(1.15))
+    only_128 = dataclasses.replace(DEFAULT_CONFIG, min_cell_px=2.0, trial_cell_px=float("inf"))
+    assert not extract(attack(embed(clip, PAYLOAD, KEY, only_128)), KEY).found
+    chosen = extract(attack(embed(clip, PAYLOAD, KEY)), KEY)
+    assert chosen.found and chosen.payload == PAYLOAD
+    assert chosen.geometry is not None and chosen.geometry["grid"] == 64
 
 
 def test_codec_aware_grid_choice_is_reproducible(marked: tuple[Video, Video]) -> None:

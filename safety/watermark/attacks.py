@@ -40,16 +40,17 @@ def identity() -> Attack:
     return Attack("none", lambda v: v)
 
 
-def h264(crf: int, preset: str = "medium", reproducible: bool = False) -> Attack:
+def h264(crf: int, preset: str = "medium", reproducible: bool = False, x264_params: str | None = None) -> Attack:
     """Encode and decode with libx264. `reproducible`: one thread and no mb-tree, so the same input
-    always gives the same pixels (with mb-tree on, this libx264 differs by ~1 level from run to run)."""
+    always gives the same pixels (with mb-tree on, this libx264 differs by ~1 level from run to run).
+    `x264_params` passes other libx264 options instead."""
 
     def run(v: Video) -> Video:
         if v.width % 2 or v.height % 2:
             v = resize_video(v, _even(v.width), _even(v.height))
         with tempfile.TemporaryDirectory(prefix="sealframe-attack-") as tmp:
             path = write_video(v, Path(tmp) / "a.mp4", crf=crf, preset=preset,
-                               x264_params=REPRODUCIBLE_X264 if reproducible else None)
+                               x264_params=REPRODUCIBLE_X264 if reproducible else x264_params)
             return read_video(path, _OWN_FILE_LIMITS)
 
     return Attack(f"h264 crf{crf}", run)
