@@ -176,12 +176,13 @@ def test_rate_control_spends_the_same_budget_on_every_clip(marked: tuple[Video, 
 
 
 def test_soft_decoding_reads_beyond_the_algebraic_decoder(marked: tuple[Video, Video]) -> None:
-    """CRF 34 leaves more wrong code bits than BCH's t = 29; the soft decoder still finds the payload
-    at the unattacked geometry, with a p-value far below the gate."""
-    result = extract(A.h264(34, reproducible=True)(marked[1]), KEY)
+    """CRF 35 leaves well over BCH's t = 29 code bits wrong (44–46 here); the soft decoder still finds
+    the payload at the unattacked geometry, with a p-value far below the gate. (CRF 34 left 31 with
+    OpenCV 5.0 and 22 with 5.1, whose resampling changed: too close to t to test anything.)"""
+    result = extract(A.h264(35, reproducible=True)(marked[1]), KEY)
     assert result.found and result.payload == PAYLOAD
-    assert result.bit_errors is not None and result.bit_errors > codec.BCH_T
-    assert result.p_value < 1e-10
+    assert result.bit_errors is not None and result.bit_errors > codec.BCH_T + 10
+    assert result.p_value < 1e-9
 
 
 def test_camera_following_mark_outlasts_the_static_one_under_h264(marked: tuple[Video, Video]) -> None:
