@@ -36,7 +36,7 @@ from pydantic import BaseModel, ConfigDict, field_serializer
 
 from safety.errors import WatermarkError
 from safety.media import Video
-from safety.watermark import codec
+from safety.watermark import codec, scene
 from safety.watermark.attacks import h264, rescale
 from safety.watermark.keys import check_key, keyed_rng
 
@@ -90,6 +90,15 @@ class WatermarkConfig:
     (`_host_cancelling`)."""
     edge_residual: bool = True
     """Stage 1 also reads every source through the edge-preserving residual (`_edge_residual`)."""
+    scene_model: bool = True
+    """Stage 1 reads last, for a moving clip that is mostly pure black and white, the residual against
+    a sub-pixel model of the scene (`scene.py`): after a contrast increase the mark is left only on
+    the anti-aliased edges, where every other residual keeps the edge itself."""
+    scene_max_in_range: float = 0.25
+    """… a clip counts as mostly black and white when at most this share of its samples is in range …"""
+    scene_max_samples: int = 16_000_000
+    """… and the model runs only on clips of at most this many luma samples (frames × pixels: 16 MB held
+    as uint8 while streaming; horse 320×240 × 48 frames is 3.7 M)."""
     saturated_retry: bool = True
     """A clip still too weak at `flat_floor` (mostly pure black or white) is tried once more without the
     fade: on a saturated pixel only the half of the mark that points into range survives the clip, so
@@ -521,15 +530,18 @@ class Means:
     by_sync: dict[tuple[int, bool], np.ndarray]  # (grid, registered) → frames weighted by their own sync cells
     first: np.ndarray | None = None  # the first frame at side×side (registered on itself)
     first_type: str | None = None  # its picture type, when known
+    luma: list[np.ndarray] | None = None  # full-resolution luma (uint8), when asked for and small enough
+    positions: np.ndarray | None = None  # (T, 2) scene positions (MOTION_SIDE samples), with `luma`
 
 
 def _read_means(frames: Iterable[np.ndarray], side: int, register: bool = True,
                 min_motion: float = DEFAULT_CONFIG.min_motion, picture_types: str | None = None,
-                layouts: Sequence[Layout] = ()) -> Means:
+                layouts: Sequence[Layout] = (), keep_samples: int = 0) -> Means:
     """Mean luma at side×side, the mean of the frames registered on the first (None when the scene
     does not move), the frame count, the same means per picture type when the types are known, and,
     for each of `layouts`, the means with each frame weighted by its own sync correlation.
-    One pass: uploads are streamed, never held whole."""
+    One pass: uploads are streamed, never held whole; only a clip of at most `keep_samples` luma
+    samples in all is also kept at full resolution (for the scene model, `scene.py`)."""
     sums: dict[str, list[np.ndarray]] = {}
     counts: dict[str, int] = {}
     synced: dict[tuple[int, bool], list[Any]] = {}  # (grid, registered) → [weighted sum, total weight]
@@ -537,8 +549,16 @@ def _read_means(frames: Iterable[np.ndarray], side: int, register: bool = True,
     farthest = 0.0
     count = 0
     first: np.ndarray | None = None
+    kept: list[np.ndarray] | None = [] if keep_samples > 0 and register else None
+    positions: list[np.ndarray] = []
     for frame in frames:
-        gray = cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2GRAY).astype(np.float32)
+        gray8 = cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2GRAY)
+        gray = gray8.astype(np.float32)
+        if kept is not None:
+            if (len(kept) + 1) * gray8.size <= keep_samples:
+                kept.append(gray8)
+            else:
+                kept = None
         small = cv2.resize(gray, (side, side), interpolation=cv2.INTER_AREA)
         if first is None:
             first = small
@@ -546,6 +566,7 @@ def _read_means(frames: Iterable[np.ndarray], side: int, register: bool = True,
         reg = None
         if register:
             pos = track(gray)
+            positions.append(pos)
             farthest = max(farthest, float(np.abs(pos).max()))
             reg = _translate(small, *(-pos * side / MOTION_SIDE))
         for kind in kinds:
@@ -574,7 +595,9 @@ def _read_means(frames: Iterable[np.ndarray], side: int, register: bool = True,
     by_sync = {key: (acc / total).astype(np.float32) for key, (acc, total) in synced.items()
                if total > 0 and (moving or not key[1])}
     first_type = picture_types[0] if picture_types else None
-    return Means(static, registered, count, means, by_sync, first, first_type)
+    kept = kept if moving else None
+    return Means(static, registered, count, means, by_sync, first, first_type, kept,
+                 np.array(positions) if kept is not None else None)
 
 
 def _sync_weight(img: np.ndarray, kernel: np.ndarray) -> float:
@@ -884,6 +907,34 @@ class _Residuals(dict[tuple[int, bool, str, str], np.ndarray]):
         return value
 
 
+class _SceneSources(dict[tuple[int, bool, str], np.ndarray]):
+    """The reader's source means, plus the scene model's residuals (static and registered, every grid
+    reads the same full-resolution pair), computed once when a "scene" hypothesis first asks."""
+
+    def __init__(self, sources: dict[tuple[int, bool, str], np.ndarray], means: Means) -> None:
+        super().__init__(sources)
+        self.means = means
+
+    def __missing__(self, key: tuple[int, bool, str]) -> np.ndarray:
+        luma, positions = self.means.luma, self.means.positions
+        if key[2] != "scene" or luma is None or positions is None:
+            raise KeyError(key)
+        h, w = luma[0].shape
+        shifts = positions * np.array([w, h], np.float64) / MOTION_SIDE
+        static, registered = scene.scene_residuals(luma, shifts)
+        grids = {k[0] for k in self.keys()} | {key[0]}
+        for grid in grids:
+            self[grid, False, "scene"] = static
+            self[grid, True, "scene"] = registered
+        return self[key]
+
+
+def _scene_applies(means: Means, config: WatermarkConfig) -> bool:
+    """Whether stage 1 reads the scene model: moving, small enough to have been kept, mostly saturated."""
+    return (config.scene_model and means.luma is not None and means.positions is not None
+            and scene.in_range_fraction(means.luma) <= config.scene_max_in_range)
+
+
 def _edge_residual(img: np.ndarray) -> np.ndarray:
     """What an edge-preserving smoothing (bilateral filter: 5 samples across, about one cell, and 5
     luma levels, about 2.5× the mark's RMS) takes away: the mark and fine low-contrast texture, without
@@ -907,7 +958,8 @@ def read(frames: Iterable[np.ndarray], key: bytes, config: WatermarkConfig = DEF
     check_key(key)
     layouts = [layout(key, g, config.data_fraction, config.density) for g in config.grids]
     pass_ = _read_means(frames, max(lay.fine for lay in layouts), config.follow_motion, config.min_motion,
-                        picture_types, layouts if config.weigh_frames else ())
+                        picture_types, layouts if config.weigh_frames else (),
+                        config.scene_max_samples if config.scene_model else 0)
     registered, count = pass_.registered, pass_.count
     means = {False: pass_.static} if registered is None else {False: pass_.static, True: registered}
     # Stage 1 reads the plain means and, where the codec may have kept the mark unevenly over frames,
@@ -918,14 +970,20 @@ def read(frames: Iterable[np.ndarray], key: bytes, config: WatermarkConfig = DEF
             weighted = {"types": _weighted_by_type(pass_, lay, reg), "frames": pass_.by_sync.get((lay.grid, reg)),
                         "cancel": _host_cancelling(pass_, lay) if reg and config.cancel_host else None}
             sources.update({(lay.grid, reg, how): m for how, m in weighted.items() if m is not None})
-    residuals = _Residuals(sources)
+    residuals = _Residuals(_SceneSources(sources, pass_))
     # Stage 1, the unattacked geometry of each grid (and, for a moving scene, of the registered
     # frames): codecs, scaling, colour and time edits keep it, and the full search costs ~250 FFTs.
     # Stage 2, the crop/scale/flip search (and translations of the registered mean), only when
     # stage 1 finds nothing. Each stage's p-values count every hypothesis that stage may try.
+    filters = ("highpass", "edge") if config.edge_residual else ("highpass",)
     queue = [Hypothesis(g, False, g * SAMPLES_PER_CELL, 0, 0, float("nan"), registered=reg, weighting=how,
                         residual=filt)
-             for filt in (("highpass", "edge") if config.edge_residual else ("highpass",)) for g, reg, how in sources]
+             for filt in filters for g, reg, how in sources]
+    if _scene_applies(pass_, config):
+        # Last: the model costs seconds, and only mostly black-and-white clips get here.
+        queue += [Hypothesis(lay.grid, False, lay.fine, 0, 0, float("nan"), registered=reg, weighting="scene",
+                             residual=filt)
+                  for filt in filters for lay in layouts for reg in (False, True)]
     stage_hypotheses = len(queue)
     searched = False
     best: tuple[float, WatermarkResult, np.ndarray] | None = None
