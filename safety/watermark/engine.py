@@ -96,9 +96,9 @@ class WatermarkConfig:
     the anti-aliased edges, where every other residual keeps the edge itself."""
     scene_max_in_range: float = 0.25
     """… a clip counts as mostly black and white when at most this share of its samples is in range …"""
-    scene_max_samples: int = 16_000_000
-    """… and the model runs only on clips of at most this many luma samples (frames × pixels: 16 MB held
-    as uint8 while streaming; horse 320×240 × 48 frames is 3.7 M)."""
+    scene_max_samples: int = 8_000_000
+    """… and the model reads at most this many luma samples, the first frames that fit (held as uint8
+    while streaming: 8 MB; horse's 48 frames of 320×240 are 3.7 M and take about 2.5 s)."""
     saturated_retry: bool = True
     """A clip still too weak at `flat_floor` (mostly pure black or white) is tried once more without the
     fade: on a saturated pixel only the half of the mark that points into range survives the clip, so
@@ -554,11 +554,8 @@ def _read_means(frames: Iterable[np.ndarray], side: int, register: bool = True,
     for frame in frames:
         gray8 = cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2GRAY)
         gray = gray8.astype(np.float32)
-        if kept is not None:
-            if (len(kept) + 1) * gray8.size <= keep_samples:
-                kept.append(gray8)
-            else:
-                kept = None
+        if kept is not None and (len(kept) + 1) * gray8.size <= keep_samples:
+            kept.append(gray8)  # the first frames that fit: a longer clip is modelled on its beginning
         small = cv2.resize(gray, (side, side), interpolation=cv2.INTER_AREA)
         if first is None:
             first = small
@@ -595,9 +592,9 @@ def _read_means(frames: Iterable[np.ndarray], side: int, register: bool = True,
     by_sync = {key: (acc / total).astype(np.float32) for key, (acc, total) in synced.items()
                if total > 0 and (moving or not key[1])}
     first_type = picture_types[0] if picture_types else None
-    kept = kept if moving else None
+    kept = kept if moving and kept and len(kept) >= 3 else None
     return Means(static, registered, count, means, by_sync, first, first_type, kept,
-                 np.array(positions) if kept is not None else None)
+                 np.array(positions[: len(kept)]) if kept is not None else None)
 
 
 def _sync_weight(img: np.ndarray, kernel: np.ndarray) -> float:
