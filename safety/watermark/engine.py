@@ -14,7 +14,9 @@ What it guarantees
   the host's low frequencies, tries the unattacked geometry and then a crop/scale/flip search with
   a keyed sync pattern, decodes the BCH codeword (bchlib's algebraic decoder and a soft-decision
   one) and reports `found` only when the weighted false-positive bound of `codec`, times every
-  hypothesis of its stage and times the two stages, is below 1e-6.
+  hypothesis of its stage and times the two stages, is below 1e-6. Stage 1 also reads re-weighted
+  and scene-cancelling means, an edge-preserving residual and, last, for a moving clip that is mostly
+  pure black and white, the residual against a sub-pixel scene model (`scene.py`).
 
 Layout of one grid (all keyed by HMAC of the secret): 85 % of the cells carry data, an equal number
 for each of the 248 code bits (56 each on the 128 grid, 14 on the 64 grid); the rest are sync cells
