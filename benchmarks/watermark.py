@@ -39,6 +39,7 @@ from safety.errors import SealFrameError  # noqa: E402
 from safety.media import Video, probe, read_video  # noqa: E402
 from safety.watermark import attacks as A  # noqa: E402
 from safety.watermark import codec, embed, read  # noqa: E402
+from safety.watermark.engine import DEFAULT_CONFIG  # noqa: E402
 
 # Benchmark inputs are our own or registry files; the working tree's policy pack (maybe mid-edit
 # by someone else) must not stop a long run.
@@ -499,21 +500,80 @@ def false_positive_clips(count: int, seed: int = 7) -> Iterator[tuple[str, Video
         i += 1
 
 
-def run_false_positives(count: int, seed: int, partial: Path | None = None) -> dict[str, Any]:
+def silhouette(rng: np.random.Generator, side: int = 480) -> np.ndarray:
+    """A random black-and-white picture: filled shapes and a line of text, white on black or the reverse."""
+    img = np.zeros((side, side), np.uint8)
+    for _ in range(int(rng.integers(2, 7))):
+        colour = 255 if rng.random() < 0.8 else 0
+        c = (int(rng.integers(0, side)), int(rng.integers(0, side)))
+        kind = int(rng.integers(3))
+        if kind == 0:
+            cv2.circle(img, c, int(rng.integers(20, side // 3)), colour, -1)
+        elif kind == 1:
+            corner = (c[0] + int(rng.integers(20, side // 2)), c[1] + int(rng.integers(20, side // 2)))
+            cv2.rectangle(img, c, corner, colour, -1)
+        else:
+            pts = rng.integers(0, side, (int(rng.integers(3, 7)), 2)).astype(np.int32)
+            cv2.fillPoly(img, [pts], colour)
+    word = "".join(chr(int(c)) for c in rng.integers(65, 91, 6))
+    origin = (int(rng.integers(0, side // 3)), int(rng.integers(60, side)))
+    cv2.putText(img, word, origin, cv2.FONT_HERSHEY_SIMPLEX, float(rng.uniform(1.0, 3.0)),
+                255 if rng.random() < 0.5 else 0, int(rng.integers(2, 8)))
+    return 255 - img if rng.random() < 0.5 else img
+
+
+def saturated_false_positive_clips(count: int, seed: int = 7) -> Iterator[tuple[str, Video, bytes]]:
+    """`count` unmarked (or other-key) black-and-white clips under camera motion: the content the
+    reader's scene model runs on. Half get contrast +25 % (what it was built for), a quarter H.264."""
+    import skimage.data as sd
+
+    rng = np.random.default_rng(seed)
+    horse = sd.horse().astype(np.uint8) * 255
+    sizes = [(256, 256), (320, 180), (320, 240), (480, 270), (384, 384)]
+    for i in range(count):
+        w, h = sizes[int(rng.integers(len(sizes)))]
+        n = int(rng.integers(8, 33))
+        img = horse if i % 4 == 0 else silhouette(rng)
+        v = camera_move(img, w, h, n, pan=(float(rng.normal(0, 2)), float(rng.normal(0, 1))),
+                        shake=float(rng.uniform(0, 1)), seed=i)
+        label = "horse" if i % 4 == 0 else "shapes"
+        key_used = b""
+        if i % 7 == 3:
+            try:
+                v = embed(v, bytes(rng.integers(0, 256, 8, dtype=np.uint8)), OTHER_KEY)
+                key_used = OTHER_KEY
+                label += "+other-key"
+            except SealFrameError:
+                pass
+        if i % 2 == 0:
+            v = A.contrast(1.25)(v)
+            label += "+contrast"
+        if i % 4 == 1:
+            v = A.h264(int(rng.choice([23, 28])))(v)
+            label += "+h264"
+        yield f"sat{seed}-{i:03d} {label} {w}x{h}x{n}", v, key_used
+
+
+def run_false_positives(count: int, seed: int, partial: Path | None = None, saturated: bool = False) -> dict[str, Any]:
+    from safety.watermark import scene
+
     rows: list[dict[str, Any]] = []
     found = 0
     t0 = time.perf_counter()
-    for name, video, _ in false_positive_clips(count, seed):
+    clips = saturated_false_positive_clips(count, seed) if saturated else false_positive_clips(count, seed)
+    for name, video, _ in clips:
         r = read(video.frames, KEY, picture_types=video.picture_types)
         found += int(r.result.found)
+        luma = [cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in video.frames]
         rows.append({"clip": name, "found": r.result.found, "p_value": r.result.p_value,
-                     "bit_errors": r.result.bit_errors})
+                     "bit_errors": r.result.bit_errors, "in_range": round(scene.in_range_fraction(luma), 4)})
         if partial is not None:
             partial.write_text(json.dumps(rows, indent=0))
         if len(rows) % 10 == 0:
             print(f"  {len(rows)} clips, {found} found", flush=True)
     near = sum(r["p_value"] < 0.01 for r in rows)
     return {"clips": len(rows), "found": found, "p_below_0.01": near, "seconds": time.perf_counter() - t0,
+            "mostly_saturated": sum(r["in_range"] <= DEFAULT_CONFIG.scene_max_in_range for r in rows),
             "min_p_value": min(r["p_value"] for r in rows), "rows": rows}
 
 
@@ -531,18 +591,22 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--reverse", action="store_true", help="run the clips in reverse order")
     ap.add_argument("--speeds-only", action="store_true", help="only the embed/extract frames/s")
     ap.add_argument("--fp-seed", type=int, default=7, help="seed of the unmarked-clip generator")
+    ap.add_argument("--fp-saturated", action="store_true",
+                    help="the unmarked clips are black-and-white silhouettes under camera motion (scene model)")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     args = ap.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%dT%H%M%S") + f"-{os.getpid()}"
     meta = {"argv": sys.argv, "loadavg_start": os.getloadavg(), "cpus": os.cpu_count(), "stamp": stamp}
     if args.false_positives:
-        res = run_false_positives(args.false_positives, args.fp_seed, args.out / f"watermark-fp-partial-{stamp}.json")
+        res = run_false_positives(args.false_positives, args.fp_seed, args.out / f"watermark-fp-partial-{stamp}.json",
+                                  saturated=args.fp_saturated)
         meta["loadavg_end"] = os.getloadavg()
         path = args.out / f"watermark-fp-{stamp}.json"
         path.write_text(json.dumps({**meta, **res}, indent=1))
         print(f"false positives: {res['found']} of {res['clips']} unmarked clips "
-              f"(p-value below 0.01: {res['p_below_0.01']}; smallest p-value {res['min_p_value']:.3g}); "
+              f"(p-value below 0.01: {res['p_below_0.01']}; smallest p-value {res['min_p_value']:.3g}; "
+              f"{res['mostly_saturated']} mostly black and white, where the scene model reads); "
               f"{res['seconds']:.0f} s → {path}")
         return 0 if res["found"] == 0 else 1
     if args.from_partial:  # the table of shards, or of a run that was stopped early
