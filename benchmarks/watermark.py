@@ -447,6 +447,17 @@ def summarise(res: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _maybe_other_key(v: Video, label: str, i: int, rng: np.random.Generator) -> tuple[Video, bytes, str]:
+    """One clip in seven carries our mark under another key: to our chips it is just content."""
+    if i % 7 == 3:
+        try:
+            payload = bytes(rng.integers(0, 256, 8, dtype=np.uint8))
+            return embed(v, payload, OTHER_KEY), OTHER_KEY, label + "+other-key"
+        except SealFrameError:
+            pass
+    return v, b"", label
+
+
 def false_positive_clips(count: int, seed: int = 7) -> Iterator[tuple[str, Video, bytes]]:
     """`count` unmarked (or other-key) clips of varied content, size, length and codec history."""
     import skimage.data as sd
@@ -485,14 +496,7 @@ def false_positive_clips(count: int, seed: int = 7) -> Iterator[tuple[str, Video
             v = procedural_clips(n / 24.0, seed=i)[int(rng.integers(5))].video
             v = Video(np.stack([cv2.resize(f, (w, h), interpolation=cv2.INTER_AREA) for f in v.frames]), v.fps)
             label = "procedural"
-        key_used = b""
-        if i % 7 == 3:  # marked, but under another key
-            try:
-                v = embed(v, bytes(rng.integers(0, 256, 8, dtype=np.uint8)), OTHER_KEY)
-                key_used = OTHER_KEY
-                label += "+other-key"
-            except SealFrameError:
-                pass
+        v, key_used, label = _maybe_other_key(v, label, i, rng)
         if i % 4 == 1:
             v = A.h264(int(rng.choice([23, 28, 35])))(v)
             label += "+h264"
@@ -537,14 +541,7 @@ def saturated_false_positive_clips(count: int, seed: int = 7) -> Iterator[tuple[
         v = camera_move(img, w, h, n, pan=(float(rng.normal(0, 2)), float(rng.normal(0, 1))),
                         shake=float(rng.uniform(0, 1)), seed=i)
         label = "horse" if i % 4 == 0 else "shapes"
-        key_used = b""
-        if i % 7 == 3:
-            try:
-                v = embed(v, bytes(rng.integers(0, 256, 8, dtype=np.uint8)), OTHER_KEY)
-                key_used = OTHER_KEY
-                label += "+other-key"
-            except SealFrameError:
-                pass
+        v, key_used, label = _maybe_other_key(v, label, i, rng)
         if i % 2 == 0:
             v = A.contrast(1.25)(v)
             label += "+contrast"
