@@ -368,9 +368,9 @@ def _embed_with_flat_retry(video: Video, payload: bytes, lay: Layout, config: Wa
 
 def _has_content(video: Video, config: WatermarkConfig) -> bool:
     """Whether at least `saturated_min_content` of the pixels are away from pure black and white."""
-    step = max(1, video.num_frames // 8)
-    gray = np.stack([cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in video.frames[::step]])
-    return float(np.mean((gray > 8) & (gray < 247))) >= config.saturated_min_content
+    step = max(1, video.num_frames // 8)  # converts only the frames `in_range_fraction` looks at
+    gray = [cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in video.frames[::step]]
+    return scene.in_range_fraction(gray) >= config.saturated_min_content
 
 
 def _code_bit_errors(mean: np.ndarray, payload: bytes, lay: Layout) -> int:
@@ -913,19 +913,16 @@ class _SceneSources(dict[tuple[int, bool, str], np.ndarray]):
     def __init__(self, sources: dict[tuple[int, bool, str], np.ndarray], means: Means) -> None:
         super().__init__(sources)
         self.means = means
+        self.scene: tuple[np.ndarray, np.ndarray] | None = None
 
     def __missing__(self, key: tuple[int, bool, str]) -> np.ndarray:
         luma, positions = self.means.luma, self.means.positions
         if key[2] != "scene" or luma is None or positions is None:
             raise KeyError(key)
-        h, w = luma[0].shape
-        shifts = positions * np.array([w, h], np.float64) / MOTION_SIDE
-        static, registered = scene.scene_residuals(luma, shifts)
-        grids = {k[0] for k in self.keys()} | {key[0]}
-        for grid in grids:
-            self[grid, False, "scene"] = static
-            self[grid, True, "scene"] = registered
-        return self[key]
+        if self.scene is None:
+            h, w = luma[0].shape
+            self.scene = scene.scene_residuals(luma, positions * np.array([w, h], np.float64) / MOTION_SIDE)
+        return self.scene[int(key[1])]
 
 
 def _scene_applies(means: Means, config: WatermarkConfig) -> bool:

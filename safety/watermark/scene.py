@@ -14,9 +14,9 @@ anti-aliased edges. There the edge itself is a 255-level step that every linear 
 residual keeps as host, and a frame-to-frame prediction by interpolation misses it by more than the
 mark (measured on the benchmark's horse after contrast +25 %: 56–68 of 248 code bits wrong even
 with the camera's true shifts). The model below, with the registration refined against it, leaves
-0–2 wrong there.
+0–3 wrong there (3 keys).
 
-Only pixels away from black and white take part (`low` < luma < `high`): clipped samples say nothing
+Only pixels away from black and white take part (`LOW` < luma < `HIGH`): clipped samples say nothing
 about the scene, and a threshold wider than the mark keeps the selection independent of it. The
 result depends on the content alone, never on the key, so the reader's false-positive bound holds
 with these reads counted in its M.
