@@ -149,7 +149,7 @@ def test_demo_runs_end_to_end(tmp_path: Path, sealframe_home: Path) -> None:
     assert all(s["ok"] for s in stages.values()), stages
     assert stages["inspect"]["details"]["state"] == "trusted"
     assert stages["verify"]["details"]["verdict"] == "ai_generated_signed"
-    assert stages["tamper"]["details"]["state"] == "invalid"
+    assert stages["tamper"]["details"]["state"] == "tampered"
     assert stages["strip"]["details"]["verdict"] == "ai_generated_watermarked"
     assert stages["strip"]["details"]["recovered"] is True
     assert stages["strip"]["details"]["provenance"]["state"] == "absent"

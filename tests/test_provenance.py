@@ -109,7 +109,7 @@ def test_flipped_media_byte_is_invalid_and_reencode_is_absent(
     tampered = tmp_path / "tampered.mp4"
     tampered.write_bytes(bytes(data))
     report = read_provenance(tampered, keys.root_cert.read_bytes())
-    assert report.state == "invalid"
+    assert report.state == "tampered"
     assert "assertion.bmffHash.mismatch" in report.validation_codes
 
     reencoded = write_video(read_video(signed.path), tmp_path / "re.mp4", crf=28)
