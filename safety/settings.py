@@ -29,6 +29,13 @@ class Settings(BaseSettings):
     """PEM bundle of trust anchors. Unset: the dev root under home/keys (if it exists)."""
     tsa_url: str | None = None
     """RFC 3161 time-stamping authority; unset means no time-stamp (and no network)."""
+    tsa_trust_anchors: Path | None = None
+    """PEM bundle of time-stamp authority roots, added to the trust anchors when verifying: a
+    time-stamp from a TSA outside it reads `timeStamp.untrusted` and does not rescue an expired
+    signing certificate."""
+    sign_existing: Literal["ingredient", "refuse"] = "ingredient"
+    """Signing a file that already carries C2PA credentials: keep its manifest as our `parentOf`
+    ingredient (`c2pa.opened`), or refuse."""
     watermark_key: Path | None = None
     """32-byte watermark secret; unset means home/keys/watermark.key (created on first use)."""
 

@@ -57,7 +57,7 @@ def test_expired_certificate_is_a_credential_problem_not_tampering(
     signed = sign_file(mp4, tmp_path / "short.mp4", SPEC, short)
     root = keys.root_cert.read_bytes()
     assert read_provenance(signed.path, root).state == "trusted"  # before the end date
-    time.sleep(2.5)
+    time.sleep(3.5)
     report = read_provenance(signed.path, root)
     assert report.state == "credential_problem"
     assert "signingCredential.expired" in (report.reason or "")

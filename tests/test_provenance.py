@@ -224,8 +224,12 @@ def test_settings_default_to_dev_keys_made_on_first_use(tmp_path: Path, mp4: Pat
     assert read_provenance(signed.path, anchors).state == "trusted"
     empty = tmp_path / "empty.pem"
     empty.write_bytes(b"")
-    no_trust = settings.model_copy(update={"trust_anchors": empty})
-    assert read_provenance(signed.path, trust_anchors_from_settings(no_trust)).state == "valid"
+    with pytest.raises(KeyMaterialError, match="no readable PEM certificate"):
+        trust_anchors_from_settings(settings.model_copy(update={"trust_anchors": empty}))
+    garbage = tmp_path / "garbage.pem"
+    garbage.write_bytes(b"-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n")
+    with pytest.raises(KeyMaterialError, match="no readable PEM certificate"):
+        trust_anchors_from_settings(settings.model_copy(update={"trust_anchors": garbage}))
 
 
 def test_signing_rejects_bad_inputs(tmp_path: Path, mp4: Path, creds: SigningCredentials) -> None:

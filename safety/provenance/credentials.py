@@ -116,15 +116,32 @@ def credentials_from_settings(settings: Settings) -> SigningCredentials:
     return load_credentials(keys / SIGNER_KEY, keys / SIGNER_CHAIN, passphrase)
 
 
-def trust_anchors_from_settings(settings: Settings) -> bytes | None:
-    """The configured PEM bundle; unset, the dev root under the key folder (if there is one)."""
-    path = settings.trust_anchors or (settings.keys_dir / ROOT_CERT)
-    if settings.trust_anchors is None and not path.exists():
-        return None
+def _pem_bundle(path: Path, what: str) -> bytes:
+    """A PEM certificate bundle, checked: an empty or unparsable bundle is an error, never "no anchors"."""
     try:
-        return path.read_bytes()
+        data = path.read_bytes()
     except OSError as exc:
-        raise KeyMaterialError(f"cannot read trust anchors {path}: {exc.strerror}") from None
+        raise KeyMaterialError(f"cannot read {what} {path}: {exc.strerror}") from None
+    try:
+        certs = x509.load_pem_x509_certificates(data)
+    except ValueError:
+        raise KeyMaterialError(f"{what} {path} holds no readable PEM certificate") from None
+    return b"".join(c.public_bytes(serialization.Encoding.PEM) for c in certs)
+
+
+def trust_anchors_from_settings(settings: Settings) -> bytes | None:
+    """The configured PEM bundle plus TSA anchors; unset, the dev root under the key folder (if any).
+
+    A configured bundle that is empty or unparsable raises `KeyMaterialError`.
+    """
+    bundle = b""
+    if settings.trust_anchors is not None:
+        bundle = _pem_bundle(settings.trust_anchors, "trust anchors")
+    elif (settings.keys_dir / ROOT_CERT).exists():
+        bundle = _pem_bundle(settings.keys_dir / ROOT_CERT, "trust anchors")
+    if settings.tsa_trust_anchors is not None:
+        bundle += _pem_bundle(settings.tsa_trust_anchors, "time-stamp authority anchors")
+    return bundle or None
 
 
 def x5chain_pem(chain_pem: bytes) -> bytes:
