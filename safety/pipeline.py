@@ -174,7 +174,7 @@ class SafeGenerationPipeline:
         marked = embed(with_headroom(labelled), payload, self.watermark_key, GENERATED)
         work = Path(tempfile.mkdtemp(prefix=f"job-{job_id[:8]}-", dir=self.workdir))
         try:
-            encoded = write_video(marked, work / "encoded.mp4", crf=DELIVERY_CRF)
+            encoded = write_video(marked, work / "encoded.mp4", crf=DELIVERY_CRF, faststart=True)
             readback = extract(read_video(encoded), self.watermark_key)
             if not (readback.found and readback.payload == payload):
                 raise WatermarkError("watermark did not read back from the encoded video; nothing delivered")

@@ -95,13 +95,27 @@ class Verifier:
     def verify(self, path: str | Path) -> VerificationReport:
         p = Path(path)
         provenance = read_provenance(p, self.trust_anchors)
-        video = read_video(p, max_frames=VERIFY_FRAMES)
+        try:
+            video = read_video(p, max_frames=VERIFY_FRAMES)
+        except MediaError as exc:
+            if provenance.state == "absent":
+                raise
+            # Credentials were read from a file whose pictures cannot be decoded (a truncated
+            # download): report them; the picture signals are errors, not absences.
+            return self._undecodable(provenance, str(exc))
         watermark = self.read_watermark(video)
         match = self._lookup(watermark, provenance)
         detector = self._detect(video)
         verdict, summary, reasons = decide(provenance, watermark, match, detector)
         return VerificationReport(verdict=verdict, summary=summary, provenance=provenance, watermark=watermark,
                                   manifest_match=match, detector=detector, reasons=tuple(reasons))
+
+    def _undecodable(self, provenance: ProvenanceReport, error: str) -> VerificationReport:
+        watermark = WatermarkSignal(status="error", error=f"video not decodable: {error}")
+        detector = DetectorSignal(status="error", error=f"video not decodable: {error}")
+        verdict, summary, reasons = decide(provenance, watermark, None, detector)
+        return VerificationReport(verdict=verdict, summary=summary, provenance=provenance, watermark=watermark,
+                                  manifest_match=None, detector=detector, reasons=tuple(reasons))
 
     def read_watermark(self, video: Video) -> WatermarkSignal:
         """Our watermark in `video`; a clip that cannot carry one reads as not found, with the reason."""

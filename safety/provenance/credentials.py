@@ -361,12 +361,54 @@ def read_provenance(
 ) -> ProvenanceReport:
     """Read and validate the manifest of any signer. Errors only on a file that is not a video."""
     p = Path(path)
-    info = probe(p, limits)
+    try:
+        info = probe(p, limits)
+    except MediaError:
+        # A signed MP4 cut short in transit no longer probes as a video; its manifest (near the
+        # start) still says what the whole file was, and the missing bytes fail its hash.
+        if not _truncated_bmff_with_manifest(p):
+            raise
+        report = read_provenance_stream(p, "video/mp4", trust_anchors_pem)
+        if report.state == "unreadable":
+            return report.model_copy(update={
+                "state": "tampered", "reason": f"file truncated after signing ({report.reason})",
+                "validation_codes": (*report.validation_codes, "sealframe.truncated")})
+        return report
     mime = _mime_for(p, info.container)
     if mime is None:
         # No C2PA embedding is defined for this container: nothing can be attached to it.
         return ProvenanceReport(state="absent", validation_codes=("sealframe.containerUnsupported",))
     return read_provenance_stream(p, mime, trust_anchors_pem)
+
+
+_C2PA_UUID = bytes.fromhex("d8fec3d61b0e483c92975828877ec481")
+
+
+def _truncated_bmff_with_manifest(path: Path) -> bool:
+    """An ISO BMFF file whose top-level boxes run past its end and that holds a complete C2PA box."""
+    size = path.stat().st_size
+    at, manifest, has_ftyp = 0, False, False
+    with path.open("rb") as fh:
+        for _ in range(4096):  # top-level boxes only; a real file has a handful
+            fh.seek(at)
+            header = fh.read(24)
+            if len(header) < 8:
+                return False
+            box_size, kind = int.from_bytes(header[:4], "big"), header[4:8]
+            if box_size == 1 and len(header) >= 16:
+                box_size = int.from_bytes(header[8:16], "big")
+            if at == 0:
+                has_ftyp = kind == b"ftyp"
+            if not has_ftyp or box_size < 8:
+                return False
+            if at + box_size > size:
+                return manifest
+            if kind == b"uuid" and header[8:24] == _C2PA_UUID:
+                manifest = True
+            at += box_size
+            if at == size:
+                return False
+    return False
 
 
 def read_provenance_stream(p: Path, mime: str, trust_anchors_pem: bytes | None) -> ProvenanceReport:
