@@ -55,6 +55,7 @@ from safety.settings import Settings
 
 __all__ = [
     "SignedAsset",
+    "active_manifest_only",
     "ai_disclosures",
     "c2pa_context",
     "credentials_from_settings",
@@ -442,3 +443,33 @@ def read_provenance_stream(p: Path, mime: str, trust_anchors_pem: bytes | None) 
     deciding = [c for c in failures if CODE_OUTCOMES.get(c, "unreadable") == outcome]
     reason = ", ".join(deciding) if deciding else None
     return _report_from_manifest(state, store, codes, reason)
+
+
+def active_manifest_only(store: bytes) -> bytes:
+    """The manifest store cut down to its active (last) manifest: `returnActiveManifest` of the API.
+
+    A JUMBF store is one `jumb` superbox: its `jumd` description and one `jumb` per manifest, the
+    active manifest last. Raises `ProvenanceError` on bytes that are not such a store.
+    """
+
+    def boxes(data: bytes) -> list[tuple[bytes, bytes]]:
+        out, at = [], 0
+        while at < len(data):
+            if at + 8 > len(data):
+                raise ProvenanceError("manifest store is truncated")
+            size, kind = int.from_bytes(data[at:at + 4], "big"), data[at + 4:at + 8]
+            if size < 8 or at + size > len(data):
+                raise ProvenanceError("manifest store has a box of impossible size")
+            out.append((kind, data[at:at + size]))
+            at += size
+        return out
+
+    top = boxes(store)
+    if len(top) != 1 or top[0][0] != b"jumb":
+        raise ProvenanceError("not a C2PA manifest store")
+    children = boxes(top[0][1][8:])
+    manifests = [box for kind, box in children if kind == b"jumb"]
+    if not children or children[0][0] != b"jumd" or not manifests:
+        raise ProvenanceError("not a C2PA manifest store")
+    body = children[0][1] + manifests[-1]
+    return (len(body) + 8).to_bytes(4, "big") + b"jumb" + body
