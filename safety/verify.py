@@ -173,7 +173,7 @@ def _provenance_reason(provenance: ProvenanceReport) -> str:
         return f"C2PA manifest present but a hash or signature does not match ({provenance.reason}): " \
                "altered after signing"
     if state == "unreadable":
-        return f"C2PA manifest present but unreadable: {provenance.reason}"
+        return f"C2PA data could not be read, so nothing is known about credentials: {provenance.reason}"
     if provenance.remote_manifest_url:
         return f"no embedded C2PA manifest; remote manifest referenced at {provenance.remote_manifest_url}, not fetched"
     return "no C2PA manifest in the file"
@@ -232,7 +232,7 @@ def decide(
     if state == "tampered":
         return "tampered", "credentials present but the file or its manifest was altered after signing", reasons
     if state == "unreadable":
-        return "credentials_unreadable", f"credentials present but unreadable ({provenance.reason})", reasons
+        return "credentials_unreadable", f"C2PA credentials could not be read ({provenance.reason})", reasons
     if likely:
         return "likely_synthetic", f"likely synthetic (detector {detector.score:.2f})", reasons
     if provenance.remote_manifest_url:

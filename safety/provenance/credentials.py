@@ -365,12 +365,14 @@ def read_provenance(
     try:
         info = probe(p, limits)
     except MediaError:
-        # A signed MP4 cut short in transit no longer probes as a video; its manifest (near the
-        # start) still says what the whole file was, and the missing bytes fail its hash.
-        if not _truncated_bmff_with_manifest(p):
+        # Not a video PyAV can open, yet an ISO BMFF file with a complete C2PA box: a signed MP4 cut
+        # short in transit, or a fragment's init segment. Its manifest still says what the whole
+        # file was; bytes that are missing fail its hash.
+        found, truncated = _bmff_manifest_box(p)
+        if not found:
             raise
         report = read_provenance_stream(p, "video/mp4", trust_anchors_pem)
-        if report.state == "unreadable":
+        if truncated and report.state == "unreadable":
             return report.model_copy(update={
                 "state": "tampered", "reason": f"file truncated after signing ({report.reason})",
                 "validation_codes": (*report.validation_codes, "sealframe.truncated")})
@@ -385,31 +387,29 @@ def read_provenance(
 _C2PA_UUID = bytes.fromhex("d8fec3d61b0e483c92975828877ec481")
 
 
-def _truncated_bmff_with_manifest(path: Path) -> bool:
-    """An ISO BMFF file whose top-level boxes run past its end and that holds a complete C2PA box."""
+def _bmff_manifest_box(path: Path) -> tuple[bool, bool]:
+    """(holds a complete top-level C2PA box, its top-level boxes run past the end) for ISO BMFF files."""
     size = path.stat().st_size
-    at, manifest, has_ftyp = 0, False, False
+    at, manifest = 0, False
     with path.open("rb") as fh:
         for _ in range(4096):  # top-level boxes only; a real file has a handful
             fh.seek(at)
             header = fh.read(24)
             if len(header) < 8:
-                return False
+                return manifest, at < size
             box_size, kind = int.from_bytes(header[:4], "big"), header[4:8]
             if box_size == 1 and len(header) >= 16:
                 box_size = int.from_bytes(header[8:16], "big")
-            if at == 0:
-                has_ftyp = kind == b"ftyp"
-            if not has_ftyp or box_size < 8:
-                return False
+            if (at == 0 and kind != b"ftyp") or box_size < 8:
+                return False, False
             if at + box_size > size:
-                return manifest
+                return manifest, True
             if kind == b"uuid" and header[8:24] == _C2PA_UUID:
                 manifest = True
             at += box_size
             if at == size:
-                return False
-    return False
+                return manifest, False
+    return manifest, False
 
 
 def read_provenance_stream(p: Path, mime: str, trust_anchors_pem: bytes | None) -> ProvenanceReport:
