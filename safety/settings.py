@@ -33,6 +33,10 @@ class Settings(BaseSettings):
     """PEM bundle of time-stamp authority roots, added to the trust anchors when verifying: a
     time-stamp from a TSA outside it reads `timeStamp.untrusted` and does not rescue an expired
     signing certificate."""
+    soft_binding_alg: str = Field(default="io.sealframe.video-watermark.1",
+                                  pattern=r"^[A-Za-z]{2,63}(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$")
+    """The `alg` our `c2pa.soft-binding` assertion names and the resolution API serves: ours until the
+    C2PA soft-binding algorithm list assigns an entry (docs/provenance.md has the one to submit)."""
     sign_existing: Literal["ingredient", "refuse"] = "ingredient"
     """Signing a file that already carries C2PA credentials: keep its manifest as our `parentOf`
     ingredient (`c2pa.opened`), or refuse."""

@@ -81,8 +81,9 @@ def _max_results(raw: str | None) -> int:
     return value
 
 
-def _supported(alg: str) -> bool:
-    return alg == WATERMARK_ALG
+def _algs(state: AppState) -> tuple[str, ...]:
+    """The configured algorithm first; manifests sealed under our original name stay resolvable."""
+    return tuple(dict.fromkeys((state.settings.soft_binding_alg, WATERMARK_ALG)))
 
 
 def _decode_value(value: str) -> bytes:
@@ -112,8 +113,9 @@ def _by_binding(state: AppState, alg: Any, value: Any, max_results: int) -> Soft
         raise HTTPException(400, "alg is required")
     if not isinstance(value, str):
         raise HTTPException(400, "value is required")
-    if not _supported(alg):
-        raise HTTPException(400, f"unsupported soft binding algorithm {alg!r}; this service supports {WATERMARK_ALG}")
+    if alg not in _algs(state):
+        raise HTTPException(400, f"unsupported soft binding algorithm {alg!r}; this service supports "
+                                 f"{', '.join(_algs(state))}")
     return _matches(state, _decode_value(value), max_results)
 
 
@@ -170,7 +172,7 @@ async def matches_by_content(
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if ctype and not (ctype.startswith("video/") or ctype == "application/octet-stream"):
         raise HTTPException(415, f"expected a video/* body, got {ctype}")
-    if alg is not None and not _supported(alg):
+    if alg is not None and alg not in _algs(state):
         return SoftBindingQueryResult(matches=[])  # nothing of that algorithm is resolvable here
     path = await save_stream(request.stream(), state.settings.home / "uploads", state.max_upload_bytes)
     try:
@@ -180,7 +182,7 @@ async def matches_by_content(
     if result is not None:
         payload, confidence = result
         return _matches(state, payload, limit, score=max(0, min(100, round(confidence * 100))))
-    if hintAlg is not None and hintValue is not None and _supported(hintAlg):
+    if hintAlg is not None and hintValue is not None and hintAlg in _algs(state):
         try:
             hinted = _decode_value(hintValue)
         except HTTPException:
@@ -230,5 +232,5 @@ def get_manifest(
 
 
 @router.get("/services/supportedAlgorithms", response_model=SoftBindingAlgList, response_model_exclude_none=True)
-def supported_algorithms() -> SoftBindingAlgList:
-    return SoftBindingAlgList(watermarks=[AlgEntry(alg=WATERMARK_ALG)])
+def supported_algorithms(state: StateDep) -> SoftBindingAlgList:
+    return SoftBindingAlgList(watermarks=[AlgEntry(alg=a) for a in _algs(state)])
