@@ -37,6 +37,9 @@ class Settings(BaseSettings):
                                   pattern=r"^[A-Za-z]{2,63}(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$")
     """The `alg` our `c2pa.soft-binding` assertion names and the resolution API serves: ours until the
     C2PA soft-binding algorithm list assigns an entry (docs/provenance.md has the one to submit)."""
+    trust_list: Literal["none", "c2pa-2026-08-13"] = "none"
+    """A dated snapshot of the official C2PA trust list (and its TSA list) shipped with SealFrame,
+    added to the anchors; `none` by default."""
     sign_existing: Literal["ingredient", "refuse"] = "ingredient"
     """Signing a file that already carries C2PA credentials: keep its manifest as our `parentOf`
     ingredient (`c2pa.opened`), or refuse."""

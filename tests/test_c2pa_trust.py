@@ -68,3 +68,19 @@ def test_cli_inspect_with_an_empty_bundle_exits_4_with_one_line(tmp_path: Path, 
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 4
     assert "no readable PEM certificate" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_c2pa_trust_list_snapshot_is_selectable(tmp_path: Path, mp4: Path) -> None:
+    from cryptography import x509
+
+    keys = init_dev_keys(tmp_path / "keys")
+    settings = Settings(home=tmp_path / "home", trust_anchors=keys.root_cert, trust_list="c2pa-2026-08-13")
+    bundle = trust_anchors_from_settings(settings)
+    assert bundle is not None
+    certs = x509.load_pem_x509_certificates(bundle)
+    assert len(certs) == 1 + 30 + 22  # our root, the C2PA list, the C2PA TSA list
+    assert any("Google" in c.subject.rfc4514_string() for c in certs)
+    signed = sign_file(mp4, tmp_path / "s.mp4", SPEC, issue_signer(keys, seconds=3600))
+    assert read_provenance(signed.path, bundle).state == "trusted"  # the list adds anchors, loses none
+    other = Settings(home=tmp_path / "other", trust_list="c2pa-2026-08-13")
+    assert read_provenance(signed.path, trust_anchors_from_settings(other)).state == "valid"

@@ -75,6 +75,8 @@ _ALG = {
 # Measured (benchmarks/provenance.py): 16 MB → a 15 MB clip adds 2.2× its size; 1 MB → 1.3×.
 _BACKING_STORE_MB = 1
 ExistingPolicy = Literal["ingredient", "refuse"]
+TRUST_LISTS = Path(__file__).parent / "trust_lists"
+"""Dated snapshots of the official C2PA trust lists, one folder each (see its SOURCE.md)."""
 
 
 @dataclass(frozen=True)
@@ -142,6 +144,10 @@ def trust_anchors_from_settings(settings: Settings) -> bytes | None:
         bundle = _pem_bundle(settings.keys_dir / ROOT_CERT, "trust anchors")
     if settings.tsa_trust_anchors is not None:
         bundle += _pem_bundle(settings.tsa_trust_anchors, "time-stamp authority anchors")
+    if settings.trust_list != "none":
+        folder = TRUST_LISTS / settings.trust_list
+        bundle += _pem_bundle(folder / "C2PA-TRUST-LIST.pem", "C2PA trust list")
+        bundle += _pem_bundle(folder / "C2PA-TSA-TRUST-LIST.pem", "C2PA TSA trust list")
     return bundle or None
 
 
