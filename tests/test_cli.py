@@ -47,10 +47,15 @@ def test_keys_sign_inspect_trusted_then_valid(tmp_path: Path, mp4: Path, sealfra
     assert "com.example.review" in report["assertions"]
     assert report["digital_source_type"].endswith("trainedAlgorithmicMedia")
 
+    other = run("keys", "init", "--dir", str(tmp_path / "other"), "--json", home=sealframe_home)
+    other_root = str(tmp_path / "other" / "root-ca.pem")
+    assert other.returncode == 0, other.stderr
+    untrusted = run("inspect", str(out), "--json", home=sealframe_home, env={"SEALFRAME_TRUST_ANCHORS": other_root})
+    assert json.loads(untrusted.stdout)["state"] == "valid"
     empty = tmp_path / "empty.pem"
     empty.write_text("")
-    untrusted = run("inspect", str(out), "--json", home=sealframe_home, env={"SEALFRAME_TRUST_ANCHORS": str(empty)})
-    assert json.loads(untrusted.stdout)["state"] == "valid"
+    refused = run("inspect", str(out), "--json", home=sealframe_home, env={"SEALFRAME_TRUST_ANCHORS": str(empty)})
+    assert refused.returncode == 4 and "no readable PEM certificate" in refused.stderr
 
     human = run("inspect", str(out), home=sealframe_home)
     assert human.returncode == 0 and "provenance: trusted" in human.stdout

@@ -246,8 +246,10 @@ def _existing_manifest(path: Path, mime: str) -> str | None:
                 label = json.loads(reader.json()).get("active_manifest")
                 return str(label or "a manifest")
     except c2pa.C2paError as exc:
+        # Unreadable C2PA data, a remote manifest reference, or a container the parser rejects:
+        # signing could only throw away (or fail on) what is there.
         raise ProvenanceError(
-            f"{path.name} carries C2PA data that cannot be read ({_one_line(exc)}); not signing over it"
+            f"{path.name}: the C2PA parser cannot read this file ({_one_line(exc)}); not signing it"
         ) from None
 
 
@@ -395,6 +397,13 @@ _C2PA_UUID = bytes.fromhex("d8fec3d61b0e483c92975828877ec481")
 
 def _bmff_manifest_box(path: Path) -> tuple[bool, bool]:
     """(holds a complete top-level C2PA box, its top-level boxes run past the end) for ISO BMFF files."""
+    try:
+        return _scan_top_level_boxes(path)
+    except OSError:
+        return False, False
+
+
+def _scan_top_level_boxes(path: Path) -> tuple[bool, bool]:
     size = path.stat().st_size
     at, manifest = 0, False
     with path.open("rb") as fh:

@@ -89,7 +89,7 @@ def manifest_definition(spec: ManifestSpec, *, has_parent: bool = False) -> dict
         actions: list[dict[str, Any]] = [
             {"action": "c2pa.opened", "softwareAgent": ours, "parameters": {"ingredientIds": [PARENT_INGREDIENT]}},
             {"action": "c2pa.edited.metadata", "softwareAgent": ours,
-             "description": "SealFrame generation record and soft binding added"},
+             "description": "SealFrame generation record added"},
         ]
         if spec.watermark_payload is not None:
             actions.append({"action": "c2pa.watermarked", "softwareAgent": ours})
