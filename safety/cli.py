@@ -195,7 +195,7 @@ def inspect_cmd(
     s = _settings()
     if trust_anchors is not None:
         s = s.model_copy(update={"trust_anchors": trust_anchors})
-    report = read_provenance(src, trust_anchors_from_settings(s))
+    report = read_provenance(src, trust_anchors_from_settings(s), remote_hosts=tuple(s.remote_manifest_hosts))
     emit(report, as_json, format_provenance(report))
 
 

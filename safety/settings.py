@@ -40,6 +40,10 @@ class Settings(BaseSettings):
     trust_list: Literal["none", "c2pa-2026-08-13"] = "none"
     """A dated snapshot of the official C2PA trust list (and its TSA list) shipped with SealFrame,
     added to the anchors; `none` by default."""
+    remote_manifest_hosts: list[str] = Field(default_factory=list)
+    """Hosts (`name` or `name:port`) from which a manifest referenced by URL may be fetched when
+    verifying (JSON list in the environment). Empty (default): remote manifests are reported, never
+    fetched."""
     sign_existing: Literal["ingredient", "refuse"] = "ingredient"
     """Signing a file that already carries C2PA credentials: keep its manifest as our `parentOf`
     ingredient (`c2pa.opened`), or refuse."""

@@ -91,10 +91,11 @@ class Verifier:
     trust_anchors: bytes | None
     watermark_key: bytes
     detector: DetectorFn | None = None
+    remote_manifest_hosts: tuple[str, ...] = ()
 
     def verify(self, path: str | Path) -> VerificationReport:
         p = Path(path)
-        provenance = read_provenance(p, self.trust_anchors)
+        provenance = read_provenance(p, self.trust_anchors, remote_hosts=self.remote_manifest_hosts)
         try:
             video = read_video(p, max_frames=VERIFY_FRAMES)
         except MediaError as exc:

@@ -235,3 +235,49 @@ def test_signing_a_file_with_credentials_keeps_its_history(tmp_path: Path, mp4: 
     with pytest.raises(ProvenanceError, match="already carries C2PA credentials"):
         sign_file(original, tmp_path / "refused.mp4", ManifestSpec(title="x"), creds, existing="refuse")
     assert not (tmp_path / "refused.mp4").exists()
+
+
+def test_remote_manifest_is_fetched_only_from_an_allowed_host(tmp_path: Path, mp4: Path, keys: DevKeyPaths,
+                                                              creds: SigningCredentials) -> None:
+    import http.server
+    import threading
+
+    from safety.provenance.credentials import _signer
+    from safety.provenance.manifest import manifest_definition
+
+    served: dict[str, bytes] = {}
+    hits: list[str] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            hits.append(self.path)
+            body = served.get(self.path)
+            self.send_response(200 if body else 404)
+            self.send_header("Content-Type", "application/c2pa")
+            self.end_headers()
+            self.wfile.write(body or b"")
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    host = f"127.0.0.1:{server.server_address[1]}"
+    url = f"http://{host}/clip.c2pa"
+    try:
+        out = tmp_path / "remote.mp4"
+        with _signer(creds, None) as signer, c2pa.Builder.from_json(manifest_definition(SPEC)) as builder:
+            builder.set_no_embed()
+            builder.set_remote_url(url)
+            with mp4.open("rb") as src, out.open("w+b") as dst:
+                served["/clip.c2pa"] = bytes(builder.sign(signer, "video/mp4", src, dst))
+        root = keys.root_cert.read_bytes()
+        assert read_provenance(out, root, remote_hosts=("manifests.example",)).state == "absent"
+        assert hits == []  # a host outside the allow-list is never contacted
+        fetched = read_provenance(out, root, remote_hosts=(host,))
+        assert hits == ["/clip.c2pa"]
+        assert fetched.state == "trusted" and fetched.remote_manifest_url == url
+        assert "sealframe.remoteManifestFetched" in fetched.validation_codes
+        assert fetched.ai_disclosures and fetched.ai_disclosures[0].how == "created"
+    finally:
+        server.shutdown()

@@ -86,7 +86,8 @@ class AppState:
         from safety.watermark import load_or_create_key
 
         return Verifier(store=self.store, trust_anchors=trust_anchors_from_settings(self.settings),
-                        watermark_key=load_or_create_key(self.settings), detector=load_detector())
+                        watermark_key=load_or_create_key(self.settings), detector=load_detector(),
+                        remote_manifest_hosts=tuple(self.settings.remote_manifest_hosts))
 
 
 def load_detector() -> Any:

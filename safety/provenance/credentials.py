@@ -14,6 +14,7 @@ import json
 import os
 import re
 import tempfile
+import urllib.parse
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -87,10 +88,10 @@ class SignedAsset:
 
 
 @lru_cache(maxsize=8)
-def c2pa_context(trust_anchors_pem: bytes | None) -> c2pa.Context:
-    """An offline c2pa Context; with anchors, chains ending at them read as `Trusted`."""
+def c2pa_context(trust_anchors_pem: bytes | None, fetch_remote: bool = False) -> c2pa.Context:
+    """An offline c2pa Context (unless `fetch_remote`); with anchors, chains ending at them read `Trusted`."""
     settings: dict[str, Any] = {
-        "verify": {"remote_manifest_fetch": False, "ocsp_fetch": False},
+        "verify": {"remote_manifest_fetch": fetch_remote, "ocsp_fetch": False},
         "core": {"backing_store_memory_threshold_in_mb": _BACKING_STORE_MB},
         "builder": {"thumbnail": {"enabled": False}},
     }
@@ -367,8 +368,13 @@ def read_provenance(
     trust_anchors_pem: bytes | None = None,
     *,
     limits: MediaLimits | None = None,
+    remote_hosts: tuple[str, ...] = (),
 ) -> ProvenanceReport:
-    """Read and validate the manifest of any signer. Errors only on a file that is not a video."""
+    """Read and validate the manifest of any signer. Errors only on a file that is not a video.
+
+    A manifest referenced by URL is fetched only when the URL's host (or host:port) is in
+    `remote_hosts`; otherwise it is reported, not fetched.
+    """
     p = Path(path)
     try:
         info = probe(p, limits)
@@ -379,7 +385,7 @@ def read_provenance(
         found, truncated = _bmff_manifest_box(p)
         if not found:
             raise
-        report = read_provenance_stream(p, "video/mp4", trust_anchors_pem)
+        report = read_provenance_stream(p, "video/mp4", trust_anchors_pem, remote_hosts)
         if truncated and report.state == "unreadable":
             return report.model_copy(update={
                 "state": "tampered", "reason": f"file truncated after signing ({report.reason})",
@@ -389,7 +395,7 @@ def read_provenance(
     if mime is None:
         # No C2PA embedding is defined for this container: nothing can be attached to it.
         return ProvenanceReport(state="absent", validation_codes=("sealframe.containerUnsupported",))
-    return read_provenance_stream(p, mime, trust_anchors_pem)
+    return read_provenance_stream(p, mime, trust_anchors_pem, remote_hosts)
 
 
 _C2PA_UUID = bytes.fromhex("d8fec3d61b0e483c92975828877ec481")
@@ -427,11 +433,20 @@ def _scan_top_level_boxes(path: Path) -> tuple[bool, bool]:
     return manifest, False
 
 
-def read_provenance_stream(p: Path, mime: str, trust_anchors_pem: bytes | None) -> ProvenanceReport:
+def _allowed(url: str | None, hosts: tuple[str, ...]) -> bool:
+    if url is None or not hosts:
+        return False
+    parts = urllib.parse.urlsplit(url)
+    return parts.scheme in ("https", "http") and (parts.netloc in hosts or (parts.hostname or "") in hosts)
+
+
+def read_provenance_stream(
+    p: Path, mime: str, trust_anchors_pem: bytes | None, remote_hosts: tuple[str, ...] = (), *, fetch: bool = False
+) -> ProvenanceReport:
     """`read_provenance` without the container probe: for files PyAV cannot open (truncated ones)."""
     try:
         with p.open("rb") as fh:
-            reader = c2pa.Reader.try_create(mime, fh, None, c2pa_context(trust_anchors_pem))
+            reader = c2pa.Reader.try_create(mime, fh, None, c2pa_context(trust_anchors_pem, fetch))
             if reader is None:
                 return ProvenanceReport(state="absent")
             with reader:
@@ -441,8 +456,14 @@ def read_provenance_stream(p: Path, mime: str, trust_anchors_pem: bytes | None) 
     except c2pa.C2paError as exc:
         message = _one_line(exc)
         if isinstance(exc, c2pa.C2paError.RemoteManifest) or message.startswith("Remote:"):
-            # The file points at a manifest elsewhere (XMP dcterms:provenance); reading stays offline.
+            # The file points at a manifest elsewhere (XMP dcterms:provenance); reading stays offline
+            # unless its host is allowed.
             url = _REMOTE.search(message)
+            if not fetch and url and _allowed(url.group(1), remote_hosts):
+                fetched = read_provenance_stream(p, mime, trust_anchors_pem, remote_hosts, fetch=True)
+                return fetched.model_copy(update={
+                    "remote_manifest_url": url.group(1),
+                    "validation_codes": (*fetched.validation_codes, "sealframe.remoteManifestFetched")})
             return ProvenanceReport(
                 state="absent", remote_manifest_url=url.group(1) if url else None,
                 reason=f"remote manifest referenced at {url.group(1) if url else 'an unknown URL'}, not fetched",
