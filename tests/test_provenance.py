@@ -282,3 +282,19 @@ def test_reading_never_fetches_a_remote_manifest(tmp_path: Path, mp4: Path, cred
         assert any("manifest.c2pa" in h for h in hits)
     finally:
         server.shutdown()
+
+
+def test_an_unlisted_soft_binding_algorithm_does_not_decide_the_outcome() -> None:
+    # The result shape newer c2pa-rs produces for an alg missing from the soft-binding list.
+    from safety.provenance.credentials import _codes
+    from safety.provenance.report import outcome_for_codes
+
+    url = "self#jumbf=/c2pa/urn:c2pa:x/c2pa.assertions/c2pa.soft-binding"
+    results = {"activeManifest": {"failure": [{"code": "algorithm.unsupported", "url": url}],
+                                  "informational": [{"code": "signingCredential.ocsp.skipped", "url": "x"}]}}
+    codes, failures = _codes(results)
+    assert failures == () and outcome_for_codes(failures) is None
+    assert "softBinding:algorithm.unsupported" in codes
+    signature = {"activeManifest": {"failure": [{"code": "algorithm.unsupported",
+                                                 "url": "self#jumbf=/c2pa/urn:c2pa:x/c2pa.signature"}]}}
+    assert outcome_for_codes(_codes(signature)[1]) == "credential_problem"

@@ -254,13 +254,23 @@ def _existing_manifest(path: Path, mime: str) -> str | None:
         ) from None
 
 
+def _soft_binding_alg(item: dict[str, Any]) -> bool:
+    return item.get("code") == "algorithm.unsupported" and SOFT_BINDING_LABEL in str(item.get("url", ""))
+
+
 def _codes(results: dict[str, Any] | None) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """(all failure and informational codes, the active manifest's failure codes)."""
+    """(all failure and informational codes, the active manifest's deciding failure codes).
+
+    `algorithm.unsupported` on a `c2pa.soft-binding` assertion (an algorithm missing from the C2PA
+    soft-binding list, which newer c2pa-rs reports) says nothing about the signature or the signing
+    credential: it is kept in the codes as `softBinding:algorithm.unsupported` but does not decide.
+    """
     if not results:
         return (), ()
     codes: list[str] = []
     active = results.get("activeManifest") or {}
-    failures = tuple(str(item.get("code")) for item in active.get("failure") or [])
+    failures = tuple(str(item.get("code")) for item in active.get("failure") or [] if not _soft_binding_alg(item))
+    codes.extend("softBinding:algorithm.unsupported" for item in active.get("failure") or [] if _soft_binding_alg(item))
     for kind in ("failure", "informational"):
         codes.extend(str(item.get("code")) for item in active.get(kind) or [])
     for delta in results.get("ingredientDeltas") or []:
