@@ -281,3 +281,26 @@ def test_remote_manifest_is_fetched_only_from_an_allowed_host(tmp_path: Path, mp
         assert fetched.ai_disclosures and fetched.ai_disclosures[0].how == "created"
     finally:
         server.shutdown()
+
+
+def test_cli_sign_over_credentials_keeps_them_or_refuses_by_setting(tmp_path: Path, mp4: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "SEALFRAME_HOME": str(tmp_path / "home")}
+
+    def sign(src: Path, dst: Path, **extra: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "safety.cli", "sign", str(src), str(dst), "--json"],
+                              env={**env, **extra}, capture_output=True, text=True, timeout=120)
+
+    first = tmp_path / "first.mp4"
+    assert sign(mp4, first).returncode == 0
+    again = sign(first, tmp_path / "again.mp4")
+    assert again.returncode == 0, again.stderr
+    report = read_provenance(tmp_path / "again.mp4", None)
+    assert [a["action"] for a in report.actions][:1] == ["c2pa.opened"]
+    refused = sign(first, tmp_path / "refused.mp4", SEALFRAME_SIGN_EXISTING="refuse")
+    assert refused.returncode == 4
+    assert "already carries C2PA credentials" in refused.stderr and len(refused.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "refused.mp4").exists()
