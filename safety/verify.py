@@ -1,8 +1,9 @@
 """Verification of an uploaded video: C2PA credentials, watermark, manifest look-up, detector → report.
 
 Guarantees: a missing signal is a state of the report, never an error (only a file that is not a
-readable video raises `MediaError`); each signal is reported on its own; the verdict never claims
-more than the signals show and never says "authentic" — the absence of signals proves nothing.
+readable video and carries no C2PA manifest raises `MediaError`); each signal is reported on its
+own; the verdict never claims more than the signals show and never says "authentic" — the absence
+of signals proves nothing.
 Credentials of any signer are read; the configured trust bundle alone decides `trusted`.
 """
 
@@ -103,7 +104,7 @@ class Verifier:
                 raise
             # Credentials were read from a file whose pictures cannot be decoded (a truncated
             # download): report them; the picture signals are errors, not absences.
-            return self._undecodable(provenance, str(exc))
+            return self._undecodable(provenance, str(exc).replace(f"{p}: ", ""))
         watermark = self.read_watermark(video)
         match = self._lookup(watermark, provenance)
         detector = self._detect(video)

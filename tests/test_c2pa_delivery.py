@@ -58,6 +58,7 @@ def test_truncated_signed_clip_is_tampered_not_unreadable(tmp_path: Path, fastst
     result = verifier.verify(cut)
     assert result.verdict == "tampered"
     assert result.summary == "credentials present but the file or its manifest was altered after signing"
+    assert str(tmp_path) not in result.model_dump_json()  # no server path in what a client sees
 
 
 def test_truncated_unsigned_clip_is_still_not_a_video(tmp_path: Path) -> None:
