@@ -176,7 +176,7 @@ def sign_cmd(
         watermark_payload=payload,
         extra_assertions=_read_assertions(assertion_file),
     )
-    signed = sign_file(src, dst, spec, credentials_from_settings(s), tsa_url=s.tsa_url)
+    signed = sign_file(src, dst, spec, credentials_from_settings(s), tsa_url=s.tsa_url, existing=s.sign_existing)
     result = {"output": str(signed.path), "manifest_bytes": len(signed.manifest_store)}
     emit(result, as_json, f"signed {signed.path} ({len(signed.manifest_store)} byte manifest store)")
 
@@ -189,25 +189,26 @@ def inspect_cmd(
     ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Read and validate the C2PA manifest of SRC: absent, invalid, valid or trusted."""
+    """Read and validate the C2PA manifest of SRC: absent, unreadable, tampered, credential_problem, valid, trusted."""
     from safety.provenance import read_provenance, trust_anchors_from_settings
 
     s = _settings()
     if trust_anchors is not None:
         s = s.model_copy(update={"trust_anchors": trust_anchors})
-    report = read_provenance(src, trust_anchors_from_settings(s))
+    report = read_provenance(src, trust_anchors_from_settings(s), remote_hosts=tuple(s.remote_manifest_hosts))
     emit(report, as_json, format_provenance(report))
 
 
 def format_provenance(report: Any) -> str:
-    lines = [f"provenance: {report.state}"]
-    if report.state != "absent":
+    lines = [f"provenance: {report.state}" + (f" ({report.reason})" if report.reason else "")]
+    if report.state not in ("absent", "unreadable"):
         lines += [
             f"  signer:          {report.signer} ({report.issuer})",
             f"  claim generator: {report.claim_generator}",
             f"  source type:     {report.digital_source_type}",
             f"  assertions:      {', '.join(report.assertions)}",
         ]
+        lines += [f"  AI declared:     {d.how} ({d.action}) in {d.via}" for d in report.ai_disclosures]
     if report.validation_codes:
         lines.append(f"  codes:           {', '.join(report.validation_codes)}")
     return "\n".join(lines)

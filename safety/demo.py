@@ -130,7 +130,7 @@ def stage_tamper(st: DemoState) -> Stage:
     path.write_bytes(bytes(data))
     report = read_provenance(path, trust_anchors_from_settings(st.settings))
     hit = [c for c in report.validation_codes if "mismatch" in c]
-    return Stage(name="tamper", ok=report.state == "invalid",
+    return Stage(name="tamper", ok=report.state == "tampered",
                  summary=f"one media byte flipped → {report.state} ({', '.join(hit) or 'no mismatch code'})",
                  details={"state": report.state, "codes": list(report.validation_codes)})
 

@@ -261,10 +261,11 @@ this libx264 gives pixels about 1 level apart from run to run at CRF 28 (measure
 
 
 def write_video(video: Video, path: str | Path, crf: int = 20, preset: str = "medium",
-                x264_params: str | None = None) -> Path:
+                x264_params: str | None = None, faststart: bool = False) -> Path:
     """Encode `video` as H.264 yuv420p MP4 at `crf` and move it into place atomically.
 
-    `x264_params` passes libx264 options through (e.g. `REPRODUCIBLE_X264`).
+    `x264_params` passes libx264 options through (e.g. `REPRODUCIBLE_X264`). `faststart` puts the
+    `moov` box before `mdat`, so a partial download can still be parsed.
     """
     p = Path(path)
     if not 0 <= crf <= 51:
@@ -278,7 +279,8 @@ def write_video(video: Video, path: str | Path, crf: int = 20, preset: str = "me
     tmp = Path(tmp_name)
     try:
         rate = Fraction(video.fps).limit_denominator(1001)
-        with av.open(str(tmp), mode="w", format="mp4") as container:
+        movflags = {"movflags": "+faststart"} if faststart else None
+        with av.open(str(tmp), mode="w", format="mp4", options=movflags) as container:
             stream = container.add_stream("libx264", rate=rate)
             stream.width = video.width
             stream.height = video.height

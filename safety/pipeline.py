@@ -30,7 +30,7 @@ from safety.disclosure import apply_label
 from safety.errors import BlockedByPolicy, HeldForReview, ProvenanceError, WatermarkError
 from safety.media import read_video, resize_video, write_video
 from safety.output_checks import FrameSafetyChecker, OutputCheckResult
-from safety.provenance import ManifestSpec, SigningCredentials, read_provenance, sign_file
+from safety.provenance import WATERMARK_ALG, ManifestSpec, SigningCredentials, read_provenance, sign_file
 from safety.store import Asset, Decision, Job, ReviewItem, Store
 from safety.store.models import new_id, utcnow
 
@@ -76,6 +76,7 @@ class SafeGenerationPipeline:
     generator: Callable[[], VideoGenerator]
     checker: FrameSafetyChecker
     tsa_url: str | None = None
+    soft_binding_alg: str = WATERMARK_ALG
     workdir: Path = field(default_factory=lambda: Path(tempfile.gettempdir()))
 
     # -- moderation -------------------------------------------------------------------------------
@@ -174,7 +175,7 @@ class SafeGenerationPipeline:
         marked = embed(with_headroom(labelled), payload, self.watermark_key, GENERATED)
         work = Path(tempfile.mkdtemp(prefix=f"job-{job_id[:8]}-", dir=self.workdir))
         try:
-            encoded = write_video(marked, work / "encoded.mp4", crf=DELIVERY_CRF)
+            encoded = write_video(marked, work / "encoded.mp4", crf=DELIVERY_CRF, faststart=True)
             readback = extract(read_video(encoded), self.watermark_key)
             if not (readback.found and readback.payload == payload):
                 raise WatermarkError("watermark did not read back from the encoded video; nothing delivered")
@@ -184,7 +185,7 @@ class SafeGenerationPipeline:
             spec = ManifestSpec(title=f"SealFrame asset {asset_id}", model_id=f"{card.id}@{card.version}",
                                 weights_sha256=card.weights_sha256, prompt_sha256=prompt_sha,
                                 policy=self.policy.fingerprint, decision_id=decision_id, asset_id=asset_id,
-                                watermark_payload=payload)
+                                watermark_payload=payload, soft_binding_alg=self.soft_binding_alg)
             signed = sign_file(encoded, work / "sealed.mp4", spec, self.credentials, tsa_url=self.tsa_url)
             report = read_provenance(signed.path, self.trust_anchors)
             if report.state not in ("valid", "trusted") or not report.manifest_id:

@@ -29,6 +29,24 @@ class Settings(BaseSettings):
     """PEM bundle of trust anchors. Unset: the dev root under home/keys (if it exists)."""
     tsa_url: str | None = None
     """RFC 3161 time-stamping authority; unset means no time-stamp (and no network)."""
+    tsa_trust_anchors: Path | None = None
+    """PEM bundle of time-stamp authority roots, added to the trust anchors when verifying: a
+    time-stamp from a TSA outside it reads `timeStamp.untrusted` and does not rescue an expired
+    signing certificate."""
+    soft_binding_alg: str = Field(default="io.sealframe.video-watermark.1",
+                                  pattern=r"^[A-Za-z]{2,63}(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$")
+    """The `alg` our `c2pa.soft-binding` assertion names and the resolution API serves: ours until the
+    C2PA soft-binding algorithm list assigns an entry (docs/provenance.md has the one to submit)."""
+    trust_list: Literal["none", "c2pa-2026-08-13"] = "none"
+    """A dated snapshot of the official C2PA trust list (and its TSA list) shipped with SealFrame,
+    added to the anchors; `none` by default."""
+    remote_manifest_hosts: list[str] = Field(default_factory=list)
+    """Hosts (`name` or `name:port`) from which a manifest referenced by URL may be fetched when
+    verifying (JSON list in the environment). Empty (default): remote manifests are reported, never
+    fetched."""
+    sign_existing: Literal["ingredient", "refuse"] = "ingredient"
+    """Signing a file that already carries C2PA credentials: keep its manifest as our `parentOf`
+    ingredient (`c2pa.opened`), or refuse."""
     watermark_key: Path | None = None
     """32-byte watermark secret; unset means home/keys/watermark.key (created on first use)."""
 

@@ -1,8 +1,9 @@
 """Verification of an uploaded video: C2PA credentials, watermark, manifest look-up, detector → report.
 
 Guarantees: a missing signal is a state of the report, never an error (only a file that is not a
-readable video raises `MediaError`); each signal is reported on its own; the verdict never claims
-more than the signals show and never says "authentic" — the absence of signals proves nothing.
+readable video and carries no C2PA manifest raises `MediaError`); each signal is reported on its
+own; the verdict never claims more than the signals show and never says "authentic" — the absence
+of signals proves nothing.
 Credentials of any signer are read; the configured trust bundle alone decides `trusted`.
 """
 
@@ -18,22 +19,20 @@ from pydantic import BaseModel, ConfigDict
 
 from safety.errors import MediaError, SealFrameError
 from safety.media import Video, read_video
-from safety.provenance import TRAINED_ALGORITHMIC_MEDIA, ProvenanceReport, read_provenance
+from safety.provenance import AI_SOURCE_TYPES, ProvenanceReport, read_provenance
 from safety.store import Asset, Store
 
 Verdict = Literal[
     "ai_generated_signed",
     "ai_generated_watermarked",
     "signed",
-    "credentials_invalid",
+    "signed_untrusted",
+    "credential_problem",
+    "tampered",
+    "credentials_unreadable",
     "likely_synthetic",
     "no_signals",
 ]
-AI_SOURCE_TYPES = frozenset({
-    TRAINED_ALGORITHMIC_MEDIA,
-    "http://cv.iptc.org/newscodes/digitalsourcetype/compositeWithTrainedAlgorithmicMedia",
-    "http://cv.iptc.org/newscodes/digitalsourcetype/algorithmicMedia",
-})
 # Enough frames for the watermark's soft-decision vote and the detector's sampling, bounded in cost.
 VERIFY_FRAMES = 96
 
@@ -93,17 +92,32 @@ class Verifier:
     trust_anchors: bytes | None
     watermark_key: bytes
     detector: DetectorFn | None = None
+    remote_manifest_hosts: tuple[str, ...] = ()
 
     def verify(self, path: str | Path) -> VerificationReport:
         p = Path(path)
-        provenance = read_provenance(p, self.trust_anchors)
-        video = read_video(p, max_frames=VERIFY_FRAMES)
+        provenance = read_provenance(p, self.trust_anchors, remote_hosts=self.remote_manifest_hosts)
+        try:
+            video = read_video(p, max_frames=VERIFY_FRAMES)
+        except MediaError as exc:
+            if provenance.state == "absent":
+                raise
+            # Credentials were read from a file whose pictures cannot be decoded (a truncated
+            # download): report them; the picture signals are errors, not absences.
+            return self._undecodable(provenance, str(exc).replace(f"{p}: ", ""))
         watermark = self.read_watermark(video)
         match = self._lookup(watermark, provenance)
         detector = self._detect(video)
         verdict, summary, reasons = decide(provenance, watermark, match, detector)
         return VerificationReport(verdict=verdict, summary=summary, provenance=provenance, watermark=watermark,
                                   manifest_match=match, detector=detector, reasons=tuple(reasons))
+
+    def _undecodable(self, provenance: ProvenanceReport, error: str) -> VerificationReport:
+        watermark = WatermarkSignal(status="error", error=f"video not decodable: {error}")
+        detector = DetectorSignal(status="error", error=f"video not decodable: {error}")
+        verdict, summary, reasons = decide(provenance, watermark, None, detector)
+        return VerificationReport(verdict=verdict, summary=summary, provenance=provenance, watermark=watermark,
+                                  manifest_match=None, detector=detector, reasons=tuple(reasons))
 
     def read_watermark(self, video: Video) -> WatermarkSignal:
         """Our watermark in `video`; a clip that cannot carry one reads as not found, with the reason."""
@@ -138,24 +152,50 @@ class Verifier:
         return DetectorSignal(status="ok", score=float(d.score), threshold=float(d.threshold), model=str(d.model))
 
 
+def _disclosure_text(provenance: ProvenanceReport) -> str:
+    """`created by X in the active manifest; edited … in ingredient …` for every AI declaration."""
+    parts = []
+    for d in provenance.ai_disclosures:
+        source = d.digital_source_type.rsplit("/", 1)[-1]
+        parts.append(f"{d.how} ({d.action}, {source}) declared in {d.via}"
+                     + (f" signed by {d.signer}" if d.signer and d.via != "active manifest" else ""))
+    return "; ".join(parts)
+
+
+def _provenance_reason(provenance: ProvenanceReport) -> str:
+    state, who = provenance.state, provenance.issuer or "an unnamed signer"
+    if state == "trusted":
+        return f"C2PA manifest trusted: signed by {who} (chains to your trust list), claim generator " \
+               f"{provenance.claim_generator}"
+    if state == "valid":
+        return f"C2PA manifest intact, signed by {who}, whom you have not chosen to trust (not on your trust list)"
+    if state == "credential_problem":
+        return f"C2PA manifest intact, but the signing credential of {who} fails ({provenance.reason})"
+    if state == "tampered":
+        return f"C2PA manifest present but a hash or signature does not match ({provenance.reason}): " \
+               "altered after signing"
+    if state == "unreadable":
+        return f"C2PA data could not be read, so nothing is known about credentials: {provenance.reason}"
+    if provenance.remote_manifest_url:
+        return f"no embedded C2PA manifest; remote manifest referenced at {provenance.remote_manifest_url}, not fetched"
+    return "no C2PA manifest in the file"
+
+
 def decide(
     provenance: ProvenanceReport,
     watermark: WatermarkSignal,
     match: ManifestMatch | None,
     detector: DetectorSignal,
 ) -> tuple[Verdict, str, list[str]]:
-    """The verdict and the reasons behind it; each reason names the signal it comes from."""
-    reasons: list[str] = []
-    signed = provenance.state in ("valid", "trusted")
-    if signed:
-        trust = "trusted signer" if provenance.state == "trusted" else "signer not on the trust list"
-        reasons.append(f"C2PA manifest {provenance.state}: signed by {provenance.issuer} ({trust}), "
-                       f"claim generator {provenance.claim_generator}")
-    elif provenance.state == "invalid":
-        codes = ", ".join(c for c in provenance.validation_codes if "mismatch" in c or "invalid" in c.lower())
-        reasons.append(f"C2PA manifest present but invalid ({codes or 'validation failed'}): altered after signing")
-    else:
-        reasons.append("no C2PA manifest in the file")
+    """The verdict and the reasons behind it; each reason names the signal it comes from.
+
+    The C2PA part follows `provenance.state` only: `tampered` alone means altered; an expired or
+    revoked credential is a credential problem; a signer outside the trust list is its own verdict.
+    """
+    reasons: list[str] = [_provenance_reason(provenance)]
+    ai = bool(provenance.ai_disclosures) or provenance.digital_source_type in AI_SOURCE_TYPES
+    if provenance.state in ("trusted", "valid", "credential_problem") and ai:
+        reasons.append(f"AI generation declared: {_disclosure_text(provenance) or provenance.digital_source_type}")
     if watermark.found:
         reasons.append(f"SealFrame watermark found: payload {watermark.payload} (p = {watermark.p_value:.1e})")
         if match is not None:
@@ -173,17 +213,31 @@ def decide(
     else:
         reasons.append(f"detector {detector.status}: {detector.error}")
 
-    if signed and provenance.digital_source_type in AI_SOURCE_TYPES:
-        return "ai_generated_signed", f"AI-generated: signed by {provenance.issuer}", reasons
+    who = provenance.issuer or "an unnamed signer"
+    state = provenance.state
+    if state == "trusted" and ai:
+        return "ai_generated_signed", f"AI-generated: signed by {who}", reasons
     if watermark.found and match is not None:
-        stripped = "credentials stripped" if provenance.state == "absent" else "credentials altered"
-        if signed:
-            stripped = "credentials replaced by another signer's"
+        stripped = {"absent": "credentials stripped", "tampered": "credentials altered",
+                    "unreadable": "credentials unreadable"}.get(state, "credentials replaced by another signer's")
+        if state == "credential_problem":
+            stripped = f"credentials of {who} fail ({provenance.reason})"
         return "ai_generated_watermarked", f"AI-generated: our watermark, {stripped}", reasons
-    if signed:
-        return "signed", f"signed by {provenance.issuer}; no AI generation declared", reasons
-    if provenance.state == "invalid":
-        return "credentials_invalid", "credentials present but invalid: the file was altered after signing", reasons
+    declared = "; it declares AI generation" if ai else "; no AI generation declared"
+    if state == "trusted":
+        return "signed", f"signed by {who}{declared}", reasons
+    if state == "valid":
+        return "signed_untrusted", f"signed by {who}, whom you have not chosen to trust{declared}", reasons
+    if state == "credential_problem":
+        return ("credential_problem", f"signed by {who}, but the signing credential fails ({provenance.reason}); "
+                f"the file itself is unchanged since signing{declared}", reasons)
+    if state == "tampered":
+        return "tampered", "credentials present but the file or its manifest was altered after signing", reasons
+    if state == "unreadable":
+        return "credentials_unreadable", f"C2PA credentials could not be read ({provenance.reason})", reasons
     if likely:
         return "likely_synthetic", f"likely synthetic (detector {detector.score:.2f})", reasons
+    if provenance.remote_manifest_url:
+        return ("no_signals", f"no embedded credentials; remote manifest referenced at "
+                f"{provenance.remote_manifest_url}, not fetched", reasons)
     return "no_signals", "no provenance signals found", reasons

@@ -47,10 +47,15 @@ def test_keys_sign_inspect_trusted_then_valid(tmp_path: Path, mp4: Path, sealfra
     assert "com.example.review" in report["assertions"]
     assert report["digital_source_type"].endswith("trainedAlgorithmicMedia")
 
+    other = run("keys", "init", "--dir", str(tmp_path / "other"), "--json", home=sealframe_home)
+    other_root = str(tmp_path / "other" / "root-ca.pem")
+    assert other.returncode == 0, other.stderr
+    untrusted = run("inspect", str(out), "--json", home=sealframe_home, env={"SEALFRAME_TRUST_ANCHORS": other_root})
+    assert json.loads(untrusted.stdout)["state"] == "valid"
     empty = tmp_path / "empty.pem"
     empty.write_text("")
-    untrusted = run("inspect", str(out), "--json", home=sealframe_home, env={"SEALFRAME_TRUST_ANCHORS": str(empty)})
-    assert json.loads(untrusted.stdout)["state"] == "valid"
+    refused = run("inspect", str(out), "--json", home=sealframe_home, env={"SEALFRAME_TRUST_ANCHORS": str(empty)})
+    assert refused.returncode == 4 and "no readable PEM certificate" in refused.stderr
 
     human = run("inspect", str(out), home=sealframe_home)
     assert human.returncode == 0 and "provenance: trusted" in human.stdout
@@ -149,7 +154,7 @@ def test_demo_runs_end_to_end(tmp_path: Path, sealframe_home: Path) -> None:
     assert all(s["ok"] for s in stages.values()), stages
     assert stages["inspect"]["details"]["state"] == "trusted"
     assert stages["verify"]["details"]["verdict"] == "ai_generated_signed"
-    assert stages["tamper"]["details"]["state"] == "invalid"
+    assert stages["tamper"]["details"]["state"] == "tampered"
     assert stages["strip"]["details"]["verdict"] == "ai_generated_watermarked"
     assert stages["strip"]["details"]["recovered"] is True
     assert stages["strip"]["details"]["provenance"]["state"] == "absent"

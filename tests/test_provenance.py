@@ -109,7 +109,7 @@ def test_flipped_media_byte_is_invalid_and_reencode_is_absent(
     tampered = tmp_path / "tampered.mp4"
     tampered.write_bytes(bytes(data))
     report = read_provenance(tampered, keys.root_cert.read_bytes())
-    assert report.state == "invalid"
+    assert report.state == "tampered"
     assert "assertion.bmffHash.mismatch" in report.validation_codes
 
     reencoded = write_video(read_video(signed.path), tmp_path / "re.mp4", crf=28)
@@ -224,8 +224,12 @@ def test_settings_default_to_dev_keys_made_on_first_use(tmp_path: Path, mp4: Pat
     assert read_provenance(signed.path, anchors).state == "trusted"
     empty = tmp_path / "empty.pem"
     empty.write_bytes(b"")
-    no_trust = settings.model_copy(update={"trust_anchors": empty})
-    assert read_provenance(signed.path, trust_anchors_from_settings(no_trust)).state == "valid"
+    with pytest.raises(KeyMaterialError, match="no readable PEM certificate"):
+        trust_anchors_from_settings(settings.model_copy(update={"trust_anchors": empty}))
+    garbage = tmp_path / "garbage.pem"
+    garbage.write_bytes(b"-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n")
+    with pytest.raises(KeyMaterialError, match="no readable PEM certificate"):
+        trust_anchors_from_settings(settings.model_copy(update={"trust_anchors": garbage}))
 
 
 def test_signing_rejects_bad_inputs(tmp_path: Path, mp4: Path, creds: SigningCredentials) -> None:
@@ -278,3 +282,19 @@ def test_reading_never_fetches_a_remote_manifest(tmp_path: Path, mp4: Path, cred
         assert any("manifest.c2pa" in h for h in hits)
     finally:
         server.shutdown()
+
+
+def test_an_unlisted_soft_binding_algorithm_does_not_decide_the_outcome() -> None:
+    # The result shape newer c2pa-rs produces for an alg missing from the soft-binding list.
+    from safety.provenance.credentials import _codes
+    from safety.provenance.report import outcome_for_codes
+
+    url = "self#jumbf=/c2pa/urn:c2pa:x/c2pa.assertions/c2pa.soft-binding"
+    results = {"activeManifest": {"failure": [{"code": "algorithm.unsupported", "url": url}],
+                                  "informational": [{"code": "signingCredential.ocsp.skipped", "url": "x"}]}}
+    codes, failures = _codes(results)
+    assert failures == () and outcome_for_codes(failures) is None
+    assert "softBinding:algorithm.unsupported" in codes
+    signature = {"activeManifest": {"failure": [{"code": "algorithm.unsupported",
+                                                 "url": "self#jumbf=/c2pa/urn:c2pa:x/c2pa.signature"}]}}
+    assert outcome_for_codes(_codes(signature)[1]) == "credential_problem"

@@ -86,7 +86,8 @@ class AppState:
         from safety.watermark import load_or_create_key
 
         return Verifier(store=self.store, trust_anchors=trust_anchors_from_settings(self.settings),
-                        watermark_key=load_or_create_key(self.settings), detector=load_detector())
+                        watermark_key=load_or_create_key(self.settings), detector=load_detector(),
+                        remote_manifest_hosts=tuple(self.settings.remote_manifest_hosts))
 
 
 def load_detector() -> Any:
@@ -120,5 +121,5 @@ def build_pipeline(settings: Settings, store: Store, artifacts: ArtifactStore, a
         watermark_key=load_or_create_key(settings), trust_anchors=trust_anchors_from_settings(settings),
         moderator=Moderator.from_settings(settings), generator=lru_cache(maxsize=1)(load_generator),
         checker=FrameSafetyChecker(policy.pack.output_checks), tsa_url=settings.tsa_url,
-        workdir=workdir,
+        soft_binding_alg=settings.soft_binding_alg, workdir=workdir,
     )

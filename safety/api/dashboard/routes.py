@@ -64,7 +64,9 @@ PAGES: dict[str, tuple[str, tuple[str, ...]]] = {
 HOME_ORDER = ("queue", "audit", "verify")
 FRAME_STRIP = 8
 VERDICTS = {"ai_generated_signed": "AI-generated, signed", "ai_generated_watermarked": "AI-generated, watermarked",
-            "signed": "Signed (no AI-generation claim)", "credentials_invalid": "Credentials invalid",
+            "signed": "Signed (no AI-generation claim)", "signed_untrusted": "Signed by a signer you do not trust",
+            "credential_problem": "Signature intact, credential fails", "tampered": "Altered after signing",
+            "credentials_unreadable": "Credentials unreadable",
             "likely_synthetic": "Likely synthetic (detector only)", "no_signals": "No signals"}
 LOGIN_ATTEMPTS_PER_MINUTE = 20
 
