@@ -356,11 +356,9 @@ def serve_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Run the HTTP API (OpenAPI at /docs) and the dashboard."""
-    import uvicorn
+    from safety.api.server import serve
 
-    from safety.api import create_app
-
-    uvicorn.run(create_app(_settings()), host=host, port=port, log_level="info", access_log=not as_json)
+    serve(_settings(), host, port, access_log=not as_json)
 
 
 @app.command("worker")

@@ -36,6 +36,10 @@ AI_SOURCE_TYPES = frozenset({
 })
 # Enough frames for the watermark's soft-decision vote and the detector's sampling, bounded in cost.
 VERIFY_FRAMES = 96
+# Working resolution of a verification (1280×720): larger uploads are scaled down while they are
+# decoded, so memory per verification is bounded (96 × 1280 × 720 × 3 bytes ≈ 265 MB of frames)
+# whatever the upload; the watermark's grid is normalised to the frame, so scaling keeps it.
+VERIFY_PIXELS = 1280 * 720
 
 
 class WatermarkSignal(BaseModel):
@@ -97,7 +101,7 @@ class Verifier:
     def verify(self, path: str | Path) -> VerificationReport:
         p = Path(path)
         provenance = read_provenance(p, self.trust_anchors)
-        video = read_video(p, max_frames=VERIFY_FRAMES)
+        video = read_video(p, max_frames=VERIFY_FRAMES, max_pixels=VERIFY_PIXELS)
         watermark = self.read_watermark(video)
         match = self._lookup(watermark, provenance)
         detector = self._detect(video)

@@ -352,9 +352,9 @@ def frame_strip(path: Path, count: int = FRAME_STRIP, height: int = 90) -> list[
     from PIL import Image
 
     from safety.media import read_video
-    from safety.verify import VERIFY_FRAMES
+    from safety.verify import VERIFY_FRAMES, VERIFY_PIXELS
 
-    video = read_video(path, max_frames=VERIFY_FRAMES)
+    video = read_video(path, max_frames=VERIFY_FRAMES, max_pixels=VERIFY_PIXELS)
     frames = video.frames
     picks = sorted({round(float(i)) for i in np.linspace(0, len(frames) - 1, min(count, len(frames)))})
     out = []

@@ -23,7 +23,7 @@ from safety.errors import MediaError
 from safety.media import read_video
 from safety.provenance import WATERMARK_ALG
 from safety.store import Asset
-from safety.verify import VERIFY_FRAMES
+from safety.verify import VERIFY_FRAMES, VERIFY_PIXELS
 
 router = APIRouter(prefix="/c2pa/v1", tags=["C2PA soft binding resolution"],
                    responses=errors(400, 401, 404, 413, 415, 422, 429))
@@ -124,7 +124,7 @@ async def matches_by_content(
 
 def _extract(state: AppState, path: Path) -> tuple[bytes, float] | None:
     try:
-        video = read_video(path, max_frames=VERIFY_FRAMES)
+        video = read_video(path, max_frames=VERIFY_FRAMES, max_pixels=VERIFY_PIXELS)
     except MediaError as exc:
         raise HTTPException(415, str(exc)) from None
     signal = state.verifier.read_watermark(video)
