@@ -12,6 +12,7 @@ from safety.artifacts import ArtifactStore
 from safety.audit import AuditKey, AuditLog
 from safety.errors import SealFrameError
 from safety.jobs import JobRunner
+from safety.keyfolder import require_keys
 from safety.media import default_limits
 from safety.pipeline import SafeGenerationPipeline
 from safety.provenance import SigningCredentials, credentials_from_settings, trust_anchors_from_settings
@@ -51,10 +52,12 @@ class AppState:
     limiter: RateLimiter = field(default_factory=RateLimiter)
 
     def __post_init__(self) -> None:
-        # Signing credentials first: on the embedded default this creates the dev CA, whose root
-        # must be among the trust anchors the verifier loads below.
-        self.credentials = credentials_from_settings(self.settings)
         self.store = open_store(self.settings.db_url)
+        # Keys are made on first use only while nothing was signed or audited with them yet.
+        require_keys(self.settings, self.store)
+        # On the embedded default this creates the dev CA, whose root must be among the trust
+        # anchors the verifier loads (lazily, below).
+        self.credentials = credentials_from_settings(self.settings)
         self.artifacts = make_artifacts(self.settings)  # a folder, or an S3 bucket (safety.scale)
         self.audit = AuditLog(self.store, AuditKey.load_or_create(self.settings.keys_dir),
                               self.settings.audit_checkpoint_every)
