@@ -277,6 +277,40 @@ def apikey_create(
     emit(result, as_json, f"{secret}\n(role {row.role}, id {row.id}; store it now: it is not shown again)")
 
 
+@apikey_app.command("list")
+def apikey_list(
+    revoked: Annotated[bool, typer.Option("--revoked", help="Also list revoked keys.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """List API keys: id, name, role, secret prefix, rate limit, created, revoked (never a secret)."""
+    from safety.store import open_store
+    from safety.store.apikeys import list_api_keys
+
+    rows = list_api_keys(open_store(_settings().db_url), include_revoked=revoked)
+    keys = [{"id": r.id, "name": r.name, "role": r.role, "prefix": r.prefix,
+             "rate_limit_per_minute": r.rate_limit_per_minute, "created_at": r.created_at.isoformat(),
+             "revoked_at": r.revoked_at.isoformat() if r.revoked_at else None} for r in rows]
+    human = "\n".join(f"{k['id']}  {k['prefix']}…  {k['role']:9s} {k['name']}"
+                      + (f"  (revoked {k['revoked_at']})" if k["revoked_at"] else "") for k in keys)
+    emit({"keys": keys}, as_json, human or "no API keys")
+
+
+@apikey_app.command("revoke")
+def apikey_revoke(
+    key_id: Annotated[str, typer.Argument(help="The key's id (from `sealframe apikey list`).")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Revoke an API key: its requests and dashboard sessions are refused from now on."""
+    from safety.audit import audit_log_from_settings
+    from safety.store.apikeys import revoke_api_key
+
+    log = audit_log_from_settings(_settings())
+    if not revoke_api_key(log.store, key_id):
+        raise BadInputError(f"no active API key with id {key_id!r} (see `sealframe apikey list`)")
+    log.append("apikey.revoked", {"key": key_id}, key_id)
+    emit({"id": key_id, "revoked": True}, as_json, f"revoked {key_id}")
+
+
 @audit_app.command("verify")
 def audit_verify(as_json: JsonOpt = False) -> None:
     """Check every link and signed checkpoint of the audit chain (exit 6 when broken)."""

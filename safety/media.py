@@ -150,6 +150,9 @@ def _inspect(path: Path, size: int, container: av.container.InputContainer, limi
         raise MediaError(f"{path}: no video stream")
     stream = container.streams.video[0]
     cc = stream.codec_context
+    if cc is None:
+        # PyAV gives no codec context when ffmpeg has no decoder for the stream's (corrupt) codec tag.
+        raise MediaError(f"{path}: video stream has no usable decoder (unknown or corrupt codec)")
     _check_frame_size(path, int(cc.width or 0), int(cc.height or 0), limits)
     rate = stream.average_rate or stream.guessed_rate or stream.base_rate
     fps = float(rate) if rate else 0.0

@@ -110,7 +110,7 @@ def test_chunked_multipart_over_the_limit_is_413(server: LiveServer) -> None:
     r = httpx.post(server.url + "/v1/verifications", content=chunks(), timeout=120,
                    headers={**auth(key), "content-type": f"multipart/form-data; boundary={boundary}"})
     assert r.status_code == 413, r.text
-    assert not list((server.home / "uploads").glob("upload-*"))
+    assert not list((server.home / "uploads").rglob("upload-*"))
 
 
 def test_stalled_body_gets_408(server: LiveServer) -> None:

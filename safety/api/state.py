@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from contextlib import suppress
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -52,6 +53,10 @@ class AppState:
     limiter: RateLimiter = field(default_factory=RateLimiter)
 
     def __post_init__(self) -> None:
+        # The home holds keys, the database and uploads: private to this user (0700).
+        self.settings.home.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with suppress(PermissionError):  # a home made before this rule, or owned by another user
+            self.settings.home.chmod(0o700)
         self.store = open_store(self.settings.db_url)
         # Keys are made on first use only while nothing was signed or audited with them yet.
         require_keys(self.settings, self.store)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import shutil
 import tempfile
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -104,9 +106,41 @@ async def send_json(send: Send, status: int, detail: str, headers: dict[str, str
     await send({"type": "http.response.body", "body": body})
 
 
+def upload_dir(home: Path) -> Path:
+    """This process's upload folder: uploads/<pid>, so a later start can tell leftovers from live uploads."""
+    return home / "uploads" / str(os.getpid())
+
+
+def clean_leftover_uploads(home: Path) -> int:
+    """Delete uploads left by processes that are gone (killed mid-upload); returns how many files."""
+    root = home / "uploads"
+    removed = 0
+    if not root.is_dir():
+        return 0
+    for entry in root.iterdir():
+        if entry.is_dir() and entry.name.isdigit():
+            if entry.name != str(os.getpid()) and not _alive(int(entry.name)):
+                removed += sum(1 for f in entry.iterdir() if f.is_file())
+                shutil.rmtree(entry, ignore_errors=True)
+        elif entry.is_file() and entry.name.startswith("upload-"):
+            entry.unlink(missing_ok=True)  # the flat layout of earlier versions
+            removed += 1
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 async def save_stream(chunks: AsyncIterator[bytes], folder: Path, max_bytes: int, suffix: str = ".mp4") -> Path:
     """Write an async byte stream to a new file under `folder`, refusing it past `max_bytes`."""
-    folder.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     fh = tempfile.NamedTemporaryFile(dir=folder, prefix="upload-", suffix=suffix, delete=False)  # noqa: SIM115
     path = Path(fh.name)
     total = 0

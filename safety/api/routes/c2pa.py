@@ -18,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 
 from safety.api.deps import KeyDep, StateDep, errors
 from safety.api.state import AppState
-from safety.api.uploads import save_stream
+from safety.api.uploads import save_stream, upload_dir
 from safety.errors import MediaError
 from safety.media import read_video
 from safety.provenance import WATERMARK_ALG
@@ -111,7 +111,7 @@ async def matches_by_content(
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if ctype and not (ctype.startswith("video/") or ctype == "application/octet-stream"):
         raise HTTPException(415, f"expected a video/* body, got {ctype}")
-    path = await save_stream(request.stream(), state.settings.home / "uploads", state.max_upload_bytes)
+    path = await save_stream(request.stream(), upload_dir(state.settings.home), state.max_upload_bytes)
     try:
         result = await run_in_threadpool(_extract, state, path)
     finally:
