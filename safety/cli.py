@@ -59,16 +59,43 @@ def keys_init(
 ) -> None:
     """Create a development root CA and an ES256 C2PA signing certificate (keys mode 0600).
 
-    The private keys are encrypted when SEALFRAME_KEY_PASSPHRASE is set.
+    Only on an empty key folder, or with --force (which keeps the replaced certificates under
+    history/). The private keys are encrypted when SEALFRAME_KEY_PASSPHRASE is set.
     """
     from safety.provenance import init_dev_keys
 
     s = _settings()
     target = directory or s.keys_dir
+    existing = sorted(p.name for p in target.glob("*") if p.is_file() and not p.name.startswith(".")) \
+        if target.is_dir() else []
+    if existing and not force:
+        raise BadInputError(f"key folder {target} already holds keys ({', '.join(existing)}); `keys init` "
+                            f"runs only on an empty folder: use `sealframe keys rotate` for a new signing "
+                            f"key, or --force to replace every key (old assets then verify as untrusted)")
     passphrase = s.key_passphrase.get_secret_value().encode() if s.key_passphrase else None
     paths = init_dev_keys(target, passphrase=passphrase, force=force)
     result = {k: str(v) for k, v in vars(paths).items()}
     result["watermark_key"] = str(init_watermark_key(s, directory, force=force))
+    emit(result, as_json, "\n".join(f"{k:13s} {v}" for k, v in result.items()))
+
+
+@keys_app.command("rotate")
+def keys_rotate(as_json: JsonOpt = False) -> None:
+    """Replace the dev signing key and certificate; old assets keep verifying (same root CA).
+
+    The replaced certificate chain is kept under keys/history/; the watermark and audit keys are
+    not rotated (old watermarks and checkpoints are read with them).
+    """
+    from safety.provenance.keys import rotate_signer
+
+    s = _settings()
+    if s.signing_key or s.signing_chain:
+        raise BadInputError("SEALFRAME_SIGNING_KEY is set: rotate that key with its own CA, then point the "
+                            "settings at the new files")
+    passphrase = s.key_passphrase.get_secret_value().encode() if s.key_passphrase else None
+    paths = rotate_signer(s.keys_dir, passphrase=passphrase)
+    result = {"signer_key": str(paths.signer_key), "signer_chain": str(paths.signer_chain),
+              "history": str(s.keys_dir / "history")}
     emit(result, as_json, "\n".join(f"{k:13s} {v}" for k, v in result.items()))
 
 
@@ -85,9 +112,19 @@ def init_watermark_key(s: Settings, directory: Path | None, force: bool = False)
     return path
 
 
+def _require_keys() -> None:
+    """Refuse to make new keys when this home already signed or audited something (keys are precious)."""
+    from safety.keyfolder import require_keys
+    from safety.store import open_store
+
+    s = _settings()
+    require_keys(s, open_store(s.db_url))
+
+
 def _watermark_key() -> bytes:
     from safety.watermark import load_or_create_key
 
+    _require_keys()
     return load_or_create_key(_settings())
 
 
@@ -176,6 +213,7 @@ def sign_cmd(
         watermark_payload=payload,
         extra_assertions=_read_assertions(assertion_file),
     )
+    _require_keys()
     signed = sign_file(src, dst, spec, credentials_from_settings(s), tsa_url=s.tsa_url, existing=s.sign_existing)
     result = {"output": str(signed.path), "manifest_bytes": len(signed.manifest_store)}
     emit(result, as_json, f"signed {signed.path} ({len(signed.manifest_store)} byte manifest store)")
@@ -238,6 +276,40 @@ def apikey_create(
     secret, row = create_api_key(open_store(_settings().db_url), role, name, rate_limit)
     result = {"id": row.id, "name": row.name, "role": row.role, "key": secret}
     emit(result, as_json, f"{secret}\n(role {row.role}, id {row.id}; store it now: it is not shown again)")
+
+
+@apikey_app.command("list")
+def apikey_list(
+    revoked: Annotated[bool, typer.Option("--revoked", help="Also list revoked keys.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """List API keys: id, name, role, secret prefix, rate limit, created, revoked (never a secret)."""
+    from safety.store import open_store
+    from safety.store.apikeys import list_api_keys
+
+    rows = list_api_keys(open_store(_settings().db_url), include_revoked=revoked)
+    keys = [{"id": r.id, "name": r.name, "role": r.role, "prefix": r.prefix,
+             "rate_limit_per_minute": r.rate_limit_per_minute, "created_at": r.created_at.isoformat(),
+             "revoked_at": r.revoked_at.isoformat() if r.revoked_at else None} for r in rows]
+    human = "\n".join(f"{k['id']}  {k['prefix']}…  {k['role']:9s} {k['name']}"
+                      + (f"  (revoked {k['revoked_at']})" if k["revoked_at"] else "") for k in keys)
+    emit({"keys": keys}, as_json, human or "no API keys")
+
+
+@apikey_app.command("revoke")
+def apikey_revoke(
+    key_id: Annotated[str, typer.Argument(help="The key's id (from `sealframe apikey list`).")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Revoke an API key: its requests and dashboard sessions are refused from now on."""
+    from safety.audit import audit_log_from_settings
+    from safety.store.apikeys import revoke_api_key
+
+    log = audit_log_from_settings(_settings())
+    if not revoke_api_key(log.store, key_id):
+        raise BadInputError(f"no active API key with id {key_id!r} (see `sealframe apikey list`)")
+    log.append("apikey.revoked", {"key": key_id}, key_id)
+    emit({"id": key_id, "revoked": True}, as_json, f"revoked {key_id}")
 
 
 @audit_app.command("verify")
@@ -357,11 +429,9 @@ def serve_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Run the HTTP API (OpenAPI at /docs) and the dashboard."""
-    import uvicorn
+    from safety.api.server import serve
 
-    from safety.api import create_app
-
-    uvicorn.run(create_app(_settings()), host=host, port=port, log_level="info", access_log=not as_json)
+    serve(_settings(), host, port, access_log=not as_json)
 
 
 @app.command("worker")

@@ -29,6 +29,7 @@ __all__ = [
     "probe",
     "read_video",
     "resize_video",
+    "working_size",
     "write_video",
 ]
 
@@ -149,6 +150,9 @@ def _inspect(path: Path, size: int, container: av.container.InputContainer, limi
         raise MediaError(f"{path}: no video stream")
     stream = container.streams.video[0]
     cc = stream.codec_context
+    if cc is None:
+        # PyAV gives no codec context when ffmpeg has no decoder for the stream's (corrupt) codec tag.
+        raise MediaError(f"{path}: video stream has no usable decoder (unknown or corrupt codec)")
     _check_frame_size(path, int(cc.width or 0), int(cc.height or 0), limits)
     rate = stream.average_rate or stream.guessed_rate or stream.base_rate
     fps = float(rate) if rate else 0.0
@@ -192,10 +196,14 @@ def read_video(
     limits: MediaLimits | None = None,
     *,
     max_frames: int | None = None,
+    max_pixels: int | None = None,
 ) -> Video:
     """Decode `path` to a `Video` after its headers passed `limits`.
 
-    `max_frames` stops early (e.g. a detector that needs only the first N frames).
+    `max_frames` stops early (e.g. a detector that needs only the first N frames). `max_pixels`
+    bounds the working resolution: each frame is scaled down (aspect kept) as it is decoded, so no
+    more than one full-size frame is ever held and the result costs at most
+    `max_frames × max_pixels × 3` bytes whatever the upload's resolution.
     """
     p = Path(path)
     lim = limits or default_limits()
@@ -209,14 +217,18 @@ def read_video(
         stream.thread_type = "AUTO"
         stream.codec_context.skip_frame = "DEFAULT"  # the probe's skip_frame=all must not carry over
         want = min(lim.max_frames, max_frames) if max_frames else lim.max_frames
+        width, height = working_size(info.width, info.height, max_pixels)
         try:
             for frame in container.decode(stream):
                 if frame.width != info.width or frame.height != info.height:
                     # A stream may change size mid-way; never trust it beyond the limits.
                     _check_frame_size(p, frame.width, frame.height, lim)
-                    frame = frame.reformat(width=info.width, height=info.height)
-                frames.append(frame.to_ndarray(format="rgb24"))
                 types.append(_picture_type(frame))
+                if frame.width != width or frame.height != height:
+                    # One swscale pass, scaled and converted: no full-size RGB copy in between.
+                    frame = frame.reformat(width=width, height=height, format="rgb24",
+                                           interpolation="AREA" if max_pixels else None)
+                frames.append(frame.to_ndarray(format="rgb24"))
                 if len(frames) >= want:
                     if max_frames is None:
                         raise MediaTooLargeError(f"{p}: more than {lim.max_frames} frames")
@@ -234,6 +246,14 @@ def read_video(
         # ffmpeg stops quietly at a cut-off mdat; a partial clip must not pass for the whole one.
         raise MediaError(f"{p}: truncated video stream: decoded {len(frames)} of {declared} frames")
     return Video(np.stack(frames), info.fps, "".join(types))
+
+
+def working_size(width: int, height: int, max_pixels: int | None) -> tuple[int, int]:
+    """`width`×`height` scaled down (aspect kept, even sides) to at most `max_pixels`; unchanged when it fits."""
+    if max_pixels is None or width * height <= max_pixels:
+        return width, height
+    scale = (max_pixels / (width * height)) ** 0.5
+    return max(2, int(width * scale) // 2 * 2), max(2, int(height * scale) // 2 * 2)
 
 
 def _picture_type(frame: av.VideoFrame) -> str:

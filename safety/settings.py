@@ -71,6 +71,28 @@ class Settings(BaseSettings):
     s3_secret_key: SecretStr | None = None
     s3_region: str = "us-east-1"
 
+    # Bounded cost per request (docs/security.md).
+    max_json_bytes: int = Field(default=32_768, gt=0)
+    """Largest body of a JSON or form route (a 2000-character prompt, fully escaped, is ~24 KB)."""
+    max_concurrent_verifications: int = Field(default=2, gt=0)
+    """Uploads decoded at once in this process; more get 503 with Retry-After."""
+    max_concurrent_verifications_per_key: int = Field(default=1, gt=0)
+    """Uploads decoded at once for one API key; more get 429 with Retry-After."""
+    max_generation_cost: int = Field(default=64 * 256 * 256 * 50, gt=0)
+    """Largest frames × width × height × steps of one generation (the pack's limits bound each factor)."""
+    max_queued_jobs: int = Field(default=32, gt=0)
+    """Generation jobs queued or running at once, all keys together; more get 503."""
+    max_queued_jobs_per_key: int = Field(default=4, gt=0)
+    """Generation jobs queued or running at once for one API key; more get 429."""
+    header_timeout_s: float = Field(default=10.0, gt=0)
+    """A connection must send complete request headers within this time, or it is closed."""
+    body_timeout_s: float = Field(default=30.0, gt=0)
+    """Longest wait for the next chunk of a request body before answering 408."""
+    max_connections: int = Field(default=256, gt=0)
+    """Open connections at once; uvicorn answers 503 beyond."""
+    trusted_proxies: str = ""
+    """Comma-separated proxy addresses whose X-Forwarded-For / -Proto are believed; empty: none."""
+
     @property
     def keys_dir(self) -> Path:
         return self.home / "keys"

@@ -35,6 +35,10 @@ Verdict = Literal[
 ]
 # Enough frames for the watermark's soft-decision vote and the detector's sampling, bounded in cost.
 VERIFY_FRAMES = 96
+# Working resolution of a verification (1280×720): larger uploads are scaled down while they are
+# decoded, so memory per verification is bounded (96 × 1280 × 720 × 3 bytes ≈ 265 MB of frames)
+# whatever the upload; the watermark's grid is normalised to the frame, so scaling keeps it.
+VERIFY_PIXELS = 1280 * 720
 
 
 class WatermarkSignal(BaseModel):
@@ -98,7 +102,7 @@ class Verifier:
         p = Path(path)
         provenance = read_provenance(p, self.trust_anchors, remote_hosts=self.remote_manifest_hosts)
         try:
-            video = read_video(p, max_frames=VERIFY_FRAMES)
+            video = read_video(p, max_frames=VERIFY_FRAMES, max_pixels=VERIFY_PIXELS)
         except MediaError as exc:
             if provenance.state == "absent":
                 raise

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel
+from pydantic import AfterValidator, BaseModel, Field
 
 from safety.api.state import AppState
 from safety.store import ApiKey
@@ -24,20 +24,39 @@ def get_state(request: Request) -> AppState:
 StateDep = Annotated[AppState, Depends(get_state)]
 
 
-def current_key(
-    state: StateDep, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
-) -> ApiKey:
-    if creds is None or creds.scheme.lower() != "bearer":
+REFUSED_AUDITS_PER_MINUTE = 10
+"""Audit events for refused keys, per client address: a flood of bad keys cannot flood the log."""
+
+
+def authenticate(state: AppState, authorization: str | None, client: str = "unknown", path: str = "") -> ApiKey:
+    """The active key named by an `Authorization: Bearer` header, within its rate limit; else HTTPException."""
+    scheme, _, secret = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not secret.strip():
         raise HTTPException(401, "missing API key: send Authorization: Bearer <key>",
                             headers={"WWW-Authenticate": "Bearer"})
-    key = find_api_key(state.store, creds.credentials)
+    key = find_api_key(state.store, secret.strip())
     if key is None:
+        if state.limiter.allow(f"refused-key:{client}", REFUSED_AUDITS_PER_MINUTE) == 0:
+            state.audit.append("auth.refused", {"client": client, "path": path[:200]}, None)
         raise HTTPException(401, "unknown or revoked API key", headers={"WWW-Authenticate": "Bearer"})
     wait = state.limiter.allow(key.id, key.rate_limit_per_minute)
     if wait > 0:
         raise HTTPException(429, f"rate limit of {key.rate_limit_per_minute} requests per minute exceeded",
                             headers={"Retry-After": str(max(1, round(wait)))})
     return key
+
+
+def current_key(
+    request: Request, state: StateDep,
+    creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> ApiKey:
+    # The API guard has already checked the key (and counted it against the rate limit) before
+    # the body was read; routes mounted without it check here.
+    checked = request.scope.get("sealframe.api_key")
+    if isinstance(checked, ApiKey):
+        return checked
+    header = f"{creds.scheme} {creds.credentials}" if creds is not None else None
+    return authenticate(state, header, request.client.host if request.client else "unknown", request.url.path)
 
 
 KeyDep = Annotated[ApiKey, Depends(current_key)]
@@ -56,6 +75,19 @@ def require(*roles: str) -> Callable[[ApiKey], ApiKey]:
 
 ModeratorDep = Annotated[ApiKey, Depends(require("moderator"))]
 AuditorDep = Annotated[ApiKey, Depends(require("auditor"))]
+
+
+def _valid_unicode(text: str) -> str:
+    # JSON's \ud800 escapes decode to lone surrogates, which no UTF-8 response or database can hold.
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("text holds a lone UTF-16 surrogate (invalid Unicode)") from None
+    return text
+
+
+Prompt = Annotated[str, Field(max_length=100_000), AfterValidator(_valid_unicode)]
+"""A prompt as a route accepts it (the moderator then applies the policy pack's own length limit)."""
 
 
 class ErrorOut(BaseModel):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from contextlib import suppress
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -12,6 +13,7 @@ from safety.artifacts import ArtifactStore
 from safety.audit import AuditKey, AuditLog
 from safety.errors import SealFrameError
 from safety.jobs import JobRunner
+from safety.keyfolder import require_keys
 from safety.media import default_limits
 from safety.pipeline import SafeGenerationPipeline
 from safety.provenance import SigningCredentials, credentials_from_settings, trust_anchors_from_settings
@@ -51,10 +53,16 @@ class AppState:
     limiter: RateLimiter = field(default_factory=RateLimiter)
 
     def __post_init__(self) -> None:
-        # Signing credentials first: on the embedded default this creates the dev CA, whose root
-        # must be among the trust anchors the verifier loads below.
-        self.credentials = credentials_from_settings(self.settings)
+        # The home holds keys, the database and uploads: private to this user (0700).
+        self.settings.home.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with suppress(PermissionError):  # a home made before this rule, or owned by another user
+            self.settings.home.chmod(0o700)
         self.store = open_store(self.settings.db_url)
+        # Keys are made on first use only while nothing was signed or audited with them yet.
+        require_keys(self.settings, self.store)
+        # On the embedded default this creates the dev CA, whose root must be among the trust
+        # anchors the verifier loads (lazily, below).
+        self.credentials = credentials_from_settings(self.settings)
         self.artifacts = make_artifacts(self.settings)  # a folder, or an S3 bucket (safety.scale)
         self.audit = AuditLog(self.store, AuditKey.load_or_create(self.settings.keys_dir),
                               self.settings.audit_checkpoint_every)

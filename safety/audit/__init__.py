@@ -18,5 +18,8 @@ __all__ = [
 
 
 def audit_log_from_settings(settings: Settings) -> AuditLog:
-    return AuditLog(open_store(settings.db_url), AuditKey.load_or_create(settings.keys_dir),
-                    settings.audit_checkpoint_every)
+    from safety.keyfolder import require_keys
+
+    store = open_store(settings.db_url)
+    require_keys(settings, store)  # a lost audit key is never silently replaced
+    return AuditLog(store, AuditKey.load_or_create(settings.keys_dir), settings.audit_checkpoint_every)

@@ -45,6 +45,7 @@ __all__ = [
     "init_dev_keys",
     "load_credentials",
     "load_private_key",
+    "rotate_signer",
 ]
 
 
@@ -139,8 +140,20 @@ def _init_dev_keys_locked(
     paths = DevKeyPaths(
         directory / ROOT_CERT, directory / ROOT_KEY, directory / SIGNER_CHAIN, directory / SIGNER_KEY
     )
-    if not force and all(p.exists() for p in (paths.root_cert, paths.signer_chain, paths.signer_key)):
+    needed = (paths.root_cert, paths.signer_chain, paths.signer_key)
+    if not force and all(p.exists() for p in needed):
         return paths
+    present = [p for p in vars(paths).values() if p.exists()]
+    if present and not force:
+        # Re-making part of a set would replace the root CA: every asset signed so far would drop
+        # from trusted to untrusted. Only an explicit --force replaces a key set.
+        missing = ", ".join(p.name for p in needed if not p.exists())
+        raise KeyMaterialError(
+            f"key folder {directory} holds part of a key set ({missing} missing): restore the missing files "
+            f"from backup, or run `sealframe keys init --force` to replace the whole set (the old "
+            f"certificates are kept under {directory / HISTORY})")
+    if present:
+        _keep_history(directory, [paths.root_cert, paths.signer_chain])
 
     now = datetime.datetime.now(datetime.UTC)
     root_key = ec.generate_private_key(ec.SECP256R1())
@@ -158,11 +171,25 @@ def _init_dev_keys_locked(
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(root_key.public_key()), critical=False)
         .sign(root_key, hashes.SHA256())
     )
+    ee_key, ee = _issue_signer(root_key, root, organization, valid_days)
+    pem = serialization.Encoding.PEM
+    _write_private(paths.root_key, root_key, passphrase)
+    _write_private(paths.signer_key, ee_key, passphrase)
+    paths.root_cert.write_bytes(root.public_bytes(pem))
+    paths.signer_chain.write_bytes(ee.public_bytes(pem) + root.public_bytes(pem))
+    return paths
+
+
+def _issue_signer(
+    root_key: ec.EllipticCurvePrivateKey, root: x509.Certificate, organization: str, valid_days: int
+) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
+    """A fresh ES256 end-entity key and its certificate, issued by the dev root."""
+    now = datetime.datetime.now(datetime.UTC)
     ee_key = ec.generate_private_key(ec.SECP256R1())
     ee = (
         x509.CertificateBuilder()
         .subject_name(_name(f"{organization} signer", organization))
-        .issuer_name(root_name)
+        .issuer_name(root.subject)
         .public_key(ee_key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(minutes=5))
@@ -178,12 +205,59 @@ def _init_dev_keys_locked(
         )
         .sign(root_key, hashes.SHA256())
     )
-    pem = serialization.Encoding.PEM
-    _write_private(paths.root_key, root_key, passphrase)
-    _write_private(paths.signer_key, ee_key, passphrase)
-    paths.root_cert.write_bytes(root.public_bytes(pem))
-    paths.signer_chain.write_bytes(ee.public_bytes(pem) + root.public_bytes(pem))
-    return paths
+    return ee_key, ee
+
+
+HISTORY = "history"
+"""Sub-folder of the key folder where replaced certificates are kept (never their private keys)."""
+
+
+def _keep_history(directory: Path, files: list[Path]) -> list[Path]:
+    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    folder = directory / HISTORY
+    folder.mkdir(mode=0o700, exist_ok=True)
+    kept = []
+    for f in files:
+        if f.exists():
+            dest = folder / f"{stamp}-{f.name}"
+            dest.write_bytes(f.read_bytes())
+            kept.append(dest)
+    return kept
+
+
+def rotate_signer(directory: Path, *, passphrase: bytes | None = None, valid_days: int = 825) -> DevKeyPaths:
+    """Replace the dev signing key and certificate with new ones from the same root CA.
+
+    Assets signed before keep verifying as trusted (their certificate chains to the unchanged
+    root); the replaced chain is kept under `history/`, the replaced private key is destroyed.
+    """
+    with key_folder_lock(directory):
+        paths = DevKeyPaths(
+            directory / ROOT_CERT, directory / ROOT_KEY, directory / SIGNER_CHAIN, directory / SIGNER_KEY
+        )
+        for p in vars(paths).values():
+            if not p.exists():
+                raise KeyMaterialError(f"cannot rotate: {p} is missing (rotation needs the dev root CA's key)")
+        root_key = serialization.load_pem_private_key(
+            load_private_key(paths.root_key, passphrase), password=None)
+        if not isinstance(root_key, ec.EllipticCurvePrivateKey):
+            raise KeyMaterialError(f"{paths.root_key} is not an EC key")
+        try:
+            root = x509.load_pem_x509_certificate(paths.root_cert.read_bytes())
+        except ValueError:
+            raise KeyMaterialError(f"{paths.root_cert} is not a PEM certificate") from None
+        organization = root.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)
+        org = str(organization[0].value) if organization else "SealFrame development"
+        ee_key, ee = _issue_signer(root_key, root, org, valid_days)
+        _keep_history(directory, [paths.signer_chain])
+        pem = serialization.Encoding.PEM
+        # New files beside the old, then renamed into place: a crash leaves one whole set.
+        tmp_key, tmp_chain = directory / f".{SIGNER_KEY}.new", directory / f".{SIGNER_CHAIN}.new"
+        _write_private(tmp_key, ee_key, passphrase)
+        tmp_chain.write_bytes(ee.public_bytes(pem) + root.public_bytes(pem))
+        os.replace(tmp_chain, paths.signer_chain)
+        os.replace(tmp_key, paths.signer_key)
+        return paths
 
 
 def load_private_key(path: Path, passphrase: bytes | None) -> bytes:

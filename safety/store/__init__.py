@@ -1,7 +1,17 @@
 """Durable state: SQLAlchemy models, sessions and Alembic migrations (SQLite default, PostgreSQL by URL)."""
 
 from safety.store.db import Store, StoreError, open_store
-from safety.store.models import ApiKey, Asset, AuditCheckpoint, AuditEvent, Base, Decision, Job, ReviewItem
+from safety.store.models import (
+    ApiKey,
+    Asset,
+    AuditCheckpoint,
+    AuditEvent,
+    Base,
+    Decision,
+    Job,
+    ReviewItem,
+    RevokedSession,
+)
 
 __all__ = [
     "ApiKey",
@@ -12,6 +22,7 @@ __all__ = [
     "Decision",
     "Job",
     "ReviewItem",
+    "RevokedSession",
     "Store",
     "StoreError",
     "open_store",

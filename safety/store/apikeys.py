@@ -52,3 +52,12 @@ def revoke_api_key(store: Store, key_id: str) -> bool:
             return False
         row.revoked_at = utcnow()
         return True
+
+
+def list_api_keys(store: Store, include_revoked: bool = False) -> list[ApiKey]:
+    """Keys, oldest first (their hashes are never shown, and the secrets are not stored)."""
+    with store.session() as s:
+        q = select(ApiKey).order_by(ApiKey.created_at)
+        if not include_revoked:
+            q = q.where(ApiKey.revoked_at.is_(None))
+        return list(s.execute(q).scalars())

@@ -135,3 +135,13 @@ class AuditCheckpoint(Base):
     signature: Mapped[str] = mapped_column(String(200))
     key_id: Mapped[str] = mapped_column(String(64))
     ts: Mapped[str] = mapped_column(String(40))
+
+
+class RevokedSession(Base):
+    """A dashboard session ended by sign-out: its cookie is refused until it would have expired."""
+
+    __tablename__ = "revoked_sessions"
+
+    session_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key_id: Mapped[str] = mapped_column(String(32))
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)

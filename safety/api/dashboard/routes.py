@@ -35,13 +35,15 @@ from safety.api.dashboard.session import (
     LOGIN_COOKIE,
     SESSION_COOKIE,
     SessionSigner,
+    is_revoked,
     load_or_create_secret,
+    revoke_session,
 )
 from safety.api.dashboard.stats import compute as compute_stats
 from safety.api.dashboard.stats import top_category
 from safety.api.routes.verifications import upload_chunks, upload_suffix
 from safety.api.state import AppState
-from safety.api.uploads import save_stream
+from safety.api.uploads import save_stream, upload_dir
 from safety.errors import SealFrameError
 from safety.store import ApiKey, Decision, ReviewItem
 from safety.store.apikeys import find_api_key
@@ -118,7 +120,7 @@ def current_viewer(request: Request) -> Viewer | None:
     state = _state(request)
     sign = signer(state)
     data = sign.read(request.cookies.get(SESSION_COOKIE))
-    if data is None:
+    if data is None or is_revoked(state.store, data.session_id):
         return None
     with state.store.session() as s:
         key = s.get(ApiKey, data.key_id)
@@ -248,6 +250,7 @@ async def login(request: Request, api_key: FormStr = None, csrf_token: FormStr =
         return _login_page(request, 400, "Paste an API key (from `sealframe apikey create`).")
     key = await run_in_threadpool(find_api_key, state.store, secret)
     if key is None:
+        await run_in_threadpool(state.audit.append, "dashboard.signin_failed", {"client": client}, None)
         return _login_page(request, 401, "Unknown or revoked API key.")
     cookie, _ = signer(state).issue(key.id)
     await run_in_threadpool(state.audit.append, "dashboard.signin", {"key": key.id, "role": key.role}, key.id)
@@ -263,6 +266,9 @@ def logout(request: Request, csrf_token: FormStr = None) -> Response:
     viewer = current_viewer(request)
     if viewer is not None:
         check_csrf(request, viewer, csrf_token)
+        data = signer(_state(request)).read(request.cookies.get(SESSION_COOKIE))
+        if data is not None:
+            revoke_session(_state(request).store, data, signer(_state(request)).max_age)
     response = RedirectResponse("/dashboard/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path=COOKIE_PATH)
     return response
@@ -354,9 +360,9 @@ def frame_strip(path: Path, count: int = FRAME_STRIP, height: int = 90) -> list[
     from PIL import Image
 
     from safety.media import read_video
-    from safety.verify import VERIFY_FRAMES
+    from safety.verify import VERIFY_FRAMES, VERIFY_PIXELS
 
-    video = read_video(path, max_frames=VERIFY_FRAMES)
+    video = read_video(path, max_frames=VERIFY_FRAMES, max_pixels=VERIFY_PIXELS)
     frames = video.frames
     picks = sorted({round(float(i)) for i in np.linspace(0, len(frames) - 1, min(count, len(frames)))})
     out = []
@@ -390,7 +396,7 @@ async def verify_upload(request: Request, file: UploadFile | None = None, csrf_t
     if file is None or not file.filename:
         return page(400, error="Choose a video file to verify.")
     try:
-        path = await save_stream(upload_chunks(file), state.settings.home / "uploads", state.max_upload_bytes,
+        path = await save_stream(upload_chunks(file), upload_dir(state.settings.home), state.max_upload_bytes,
                                  upload_suffix(file.filename))
     except SealFrameError as exc:
         return page(exc.http_status if 400 <= exc.http_status < 500 else 400, error=str(exc))

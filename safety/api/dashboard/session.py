@@ -2,7 +2,8 @@
 
 The cookie carries the key's id (never its secret), an issue time and a random session id; the
 signature uses a per-install secret under `keys/` (0600), so a cookie from another install or an
-edited cookie is refused. Every request re-reads the key, so revoking it ends its sessions. Form
+edited cookie is refused. Every request re-reads the key, so revoking it ends its sessions; signing
+out records the session id server-side, so a copy of the cookie stops working at once too. Form
 posts carry a token derived from the session id (or, before sign-in, from a nonce cookie), compared
 in constant time; with SameSite=Strict cookies this is defence in depth against cross-site posts.
 """
@@ -18,6 +19,10 @@ import secrets
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from safety.store import Store
 
 SESSION_COOKIE = "sf_session"
 LOGIN_COOKIE = "sf_login"
@@ -102,3 +107,26 @@ class SessionSigner:
 
     def check_login(self, nonce: str | None, token: str | None) -> bool:
         return bool(nonce) and bool(token) and hmac.compare_digest(str(token), self.login_token(str(nonce)))
+
+
+def revoke_session(store: Store, data: SessionData, max_age: int = SESSION_SECONDS) -> None:
+    """Refuse this session's cookie from now on (sign-out); rows past their expiry are dropped."""
+    import datetime as dt
+
+    from sqlalchemy import delete
+
+    from safety.store import RevokedSession
+
+    now = dt.datetime.now(dt.UTC)
+    expires = dt.datetime.fromtimestamp(data.issued_at + max_age, dt.UTC)
+    with store.session() as s:
+        s.execute(delete(RevokedSession).where(RevokedSession.expires_at < now))
+        if s.get(RevokedSession, data.session_id) is None:
+            s.add(RevokedSession(session_id=data.session_id, key_id=data.key_id, expires_at=expires))
+
+
+def is_revoked(store: Store, session_id: str) -> bool:
+    from safety.store import RevokedSession
+
+    with store.session() as s:
+        return s.get(RevokedSession, session_id) is not None

@@ -26,13 +26,13 @@ from starlette.concurrency import run_in_threadpool
 
 from safety.api.deps import KeyDep, StateDep, errors
 from safety.api.state import AppState
-from safety.api.uploads import save_stream
+from safety.api.uploads import save_stream, upload_dir
 from safety.errors import MediaError, ProvenanceError
 from safety.media import read_video
 from safety.provenance import WATERMARK_ALG
 from safety.provenance.credentials import active_manifest_only
 from safety.store import Asset
-from safety.verify import VERIFY_FRAMES
+from safety.verify import VERIFY_FRAMES, VERIFY_PIXELS
 
 router = APIRouter(prefix="/c2pa/v1", tags=["C2PA soft binding resolution"],
                    responses=errors(400, 401, 404, 413, 415, 429))
@@ -174,7 +174,7 @@ async def matches_by_content(
         raise HTTPException(415, f"expected a video/* body, got {ctype}")
     if alg is not None and alg not in _algs(state):
         return SoftBindingQueryResult(matches=[])  # nothing of that algorithm is resolvable here
-    path = await save_stream(request.stream(), state.settings.home / "uploads", state.max_upload_bytes)
+    path = await save_stream(request.stream(), upload_dir(state.settings.home), state.max_upload_bytes)
     try:
         result = await run_in_threadpool(_extract, state, path)
     finally:
@@ -196,7 +196,7 @@ def _extract(state: AppState, path: Path) -> tuple[bytes, float] | None:
     if path.stat().st_size == 0:
         raise HTTPException(415, "the uploaded body is empty: expected a video")
     try:
-        video = read_video(path, max_frames=VERIFY_FRAMES)
+        video = read_video(path, max_frames=VERIFY_FRAMES, max_pixels=VERIFY_PIXELS)
     except MediaError as exc:
         # The message names our temporary file; the client only needs the reason.
         reason = str(exc).replace(f"{path}: ", "").replace(str(path), "the upload")

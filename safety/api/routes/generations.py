@@ -7,20 +7,23 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, HTTPException, Path
 from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, Field
-from sqlalchemy import select
+from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
 
 from generator.base import GenerationRequest
-from safety.api.deps import KeyDep, StateDep, errors
+from safety.api.deps import KeyDep, Prompt, StateDep, errors
+from safety.api.state import AppState
 from safety.errors import BlockedByPolicy, HeldForReview
 from safety.store import Asset, Job
 
-router = APIRouter(prefix="/v1", tags=["generation"], responses=errors(400, 401, 404, 409, 422, 429))
+router = APIRouter(prefix="/v1", tags=["generation"], responses=errors(400, 401, 404, 409, 413, 422, 429, 503))
+ACTIVE = ("queued", "running")
+QUEUE_RETRY_AFTER_S = 30
 JobId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")]
 
 
 class GenerationIn(BaseModel):
-    prompt: str = Field(max_length=100_000)
+    prompt: Prompt
     seed: int | None = Field(default=None, ge=0, lt=2**63)
     frames: int | None = Field(default=None, ge=1, le=10_000)
     width: int | None = Field(default=None, ge=1, le=100_000)
@@ -48,6 +51,12 @@ class JobOut(BaseModel):
 async def create_generation(body: GenerationIn, state: StateDep, key: KeyDep) -> Any:
     given = {k: v for k, v in body.model_dump().items() if v is not None}
     request = GenerationRequest(**given)
+    cost = request.frames * request.width * request.height * request.steps
+    if cost > state.settings.max_generation_cost:
+        raise HTTPException(422, f"generation cost {request.frames} frames × {request.width}×{request.height} × "
+                                 f"{request.steps} steps = {cost} exceeds this server's limit of "
+                                 f"{state.settings.max_generation_cost}; ask for fewer frames, pixels or steps")
+    await run_in_threadpool(_check_queue, state, key.id)
     try:
         job = await run_in_threadpool(state.pipeline.submit, request, key.id)
     except BlockedByPolicy as exc:
@@ -56,6 +65,20 @@ async def create_generation(body: GenerationIn, state: StateDep, key: KeyDep) ->
         return JSONResponse({"id": exc.job_id, "status": "held", "decision": exc.decision}, status_code=202)
     state.runner.submit(job.id)
     return JobAccepted(id=job.id, status="queued")
+
+
+def _check_queue(state: AppState, key_id: str) -> None:
+    """429 when this key has its quota of jobs queued or running, 503 when the whole queue is full."""
+    with state.store.session() as s:
+        mine = s.scalar(select(func.count()).select_from(Job).where(Job.api_key_id == key_id,
+                                                                    Job.status.in_(ACTIVE))) or 0
+        total = s.scalar(select(func.count()).select_from(Job).where(Job.status.in_(ACTIVE))) or 0
+    retry = {"Retry-After": str(QUEUE_RETRY_AFTER_S)}
+    if mine >= state.settings.max_queued_jobs_per_key:
+        raise HTTPException(429, f"this key already has {mine} generations queued or running "
+                                 f"(limit {state.settings.max_queued_jobs_per_key})", headers=retry)
+    if total >= state.settings.max_queued_jobs:
+        raise HTTPException(503, f"the generation queue is full ({total} jobs); retry later", headers=retry)
 
 
 def _own_job(state: Any, key: Any, job_id: str) -> tuple[Job, Asset | None]:

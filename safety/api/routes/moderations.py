@@ -5,16 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
-from safety.api.deps import KeyDep, StateDep, errors
+from safety.api.deps import KeyDep, Prompt, StateDep, errors
 
-router = APIRouter(prefix="/v1", tags=["moderation"], responses=errors(400, 401, 422, 429))
+router = APIRouter(prefix="/v1", tags=["moderation"], responses=errors(400, 401, 413, 422, 429))
 
 
 class ModerationIn(BaseModel):
-    prompt: str = Field(max_length=1_000_000)
+    prompt: Prompt
 
 
 class ModerationOut(BaseModel):

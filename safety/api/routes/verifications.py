@@ -10,7 +10,7 @@ from fastapi import APIRouter, File, UploadFile
 from starlette.concurrency import run_in_threadpool
 
 from safety.api.deps import KeyDep, StateDep, errors
-from safety.api.uploads import CHUNK, save_stream
+from safety.api.uploads import CHUNK, save_stream, upload_dir
 from safety.verify import VerificationReport
 
 router = APIRouter(prefix="/v1", tags=["verification"], responses=errors(400, 401, 413, 422, 429))
@@ -32,7 +32,7 @@ async def create_verification(
     state: StateDep, key: KeyDep, file: Annotated[UploadFile, File(description="The video to verify.")]
 ) -> VerificationReport:
     """Report every provenance signal of the upload separately, then a verdict that claims no more than they show."""
-    path = await save_stream(upload_chunks(file), state.settings.home / "uploads", state.max_upload_bytes,
+    path = await save_stream(upload_chunks(file), upload_dir(state.settings.home), state.max_upload_bytes,
                              upload_suffix(file.filename))
     try:
         report = await run_in_threadpool(state.verifier.verify, path)
