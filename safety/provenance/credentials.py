@@ -241,7 +241,9 @@ def read_provenance(
                 raw_state = reader.get_validation_state()
                 manifest = reader.get_active_manifest() or json.loads(reader.json()).get("manifests", {})
                 codes = _codes(reader.get_validation_results())
-    except c2pa.C2paError as exc:
+    except (c2pa.C2paError, KeyError, ValueError) as exc:
+        # c2pa-python raises KeyError ("Active manifest not found in manifest store") for a store
+        # whose active manifest is damaged, and json a ValueError: unreadable, like a C2paError.
         if isinstance(exc, c2pa.C2paError.RemoteManifest) or str(exc).startswith("Remote:"):
             # The file points at a manifest elsewhere (c2pa 0.38 raises a plain C2paError "Remote: …");
             # reading stays offline, so nothing is attached to this file.
