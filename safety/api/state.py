@@ -118,6 +118,7 @@ def build_pipeline(settings: Settings, store: Store, artifacts: ArtifactStore, a
     from policies import load_policy
     from safety.moderation import Moderator
     from safety.output_checks import FrameSafetyChecker
+    from safety.provenance.prompt_key import load_or_create_prompt_key
     from safety.watermark import load_or_create_key
 
     policy = load_policy(settings.policy)
@@ -128,5 +129,5 @@ def build_pipeline(settings: Settings, store: Store, artifacts: ArtifactStore, a
         watermark_key=load_or_create_key(settings), trust_anchors=trust_anchors_from_settings(settings),
         moderator=Moderator.from_settings(settings), generator=lru_cache(maxsize=1)(load_generator),
         checker=FrameSafetyChecker(policy.pack.output_checks), tsa_url=settings.tsa_url,
-        workdir=workdir,
+        workdir=workdir, prompt_key=load_or_create_prompt_key(settings.keys_dir, store),
     )

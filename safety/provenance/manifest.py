@@ -2,7 +2,7 @@
 
 `c2pa.actions` carries `c2pa.created` with the IPTC digital source type for generative AI and the
 generator as software agent; `sealframe.generation` records why the video was allowed (prompt
-hash, policy fingerprint, moderation decision, model and weights); `c2pa.soft-binding` names our
+digest (keyed), policy fingerprint, moderation decision, model and weights); `c2pa.soft-binding` names our
 watermark and its payload, so a stripped copy can be matched back to this manifest.
 """
 
@@ -28,6 +28,9 @@ class ManifestSpec:
     model_id: str = "unknown"
     weights_sha256: str | None = None
     prompt_sha256: str | None = None
+    """Unsalted; only manifests sealed before the prompt key carry it (readers still accept them)."""
+    prompt_hmac_sha256: str | None = None
+    """HMAC-SHA256 of the prompt under the server's prompt key (safety.provenance.prompt_key)."""
     policy: str | None = None
     decision_id: str | None = None
     asset_id: str | None = None
@@ -41,6 +44,7 @@ def manifest_definition(spec: ManifestSpec) -> dict[str, Any]:
         agent["version"] = spec.weights_sha256[:12]
     generation = {
         "prompt_sha256": spec.prompt_sha256,
+        "prompt_hmac_sha256": spec.prompt_hmac_sha256,
         "policy": spec.policy,
         "decision_id": spec.decision_id,
         "asset_id": spec.asset_id,
