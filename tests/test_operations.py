@@ -1,4 +1,4 @@
-"""Operations: a corrupt database is never reported as an intact audit chain."""
+"""Operations: a corrupt database is never reported intact; private folders; headers on every response."""
 
 from __future__ import annotations
 
@@ -6,10 +6,16 @@ import os
 import sqlite3
 import subprocess
 import sys
+from functools import partial
 from pathlib import Path
 
+import httpx
+import pytest
+
+from safety.api.state import AppState
 from safety.audit import audit_log_from_settings
 from safety.settings import Settings
+from tests.conftest import LiveServer
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -38,3 +44,55 @@ def test_audit_verify_on_a_corrupt_database_is_not_intact(tmp_path: Path) -> Non
     assert r.returncode == 6, (r.returncode, r.stdout, r.stderr)
     assert "intact" not in r.stdout + r.stderr
     assert r.stderr.count("\n") == 1 and "cannot be verified" in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.mark.slow
+def test_private_folders_and_security_headers_on_sealed_assets(sealframe_home: Path) -> None:
+    """A home that sealed an asset: every folder 0700, private files 0600; headers on every kind of response."""
+    from tests.test_pipeline import ALLOWED, small, tiny_generator
+
+    pipe = AppState(Settings(home=sealframe_home)).pipeline
+    gen = tiny_generator()
+    pipe.generator = lambda: gen
+    job = pipe.submit(small(ALLOWED))
+    asset = pipe.run_job(job.id)
+    assert asset is not None
+    server = LiveServer(sealframe_home)
+    try:
+        admin = {"Authorization": f"Bearer {server.key('admin')}"}
+        get = partial(httpx.get, timeout=60)
+        responses = {
+            "video": get(f"{server.url}/v1/generations/{job.id}/video", headers=admin),
+            "manifest": get(f"{server.url}/c2pa/v1/manifests/{asset.manifest_id}", headers=admin),
+            "job": get(f"{server.url}/v1/generations/{job.id}", headers=admin),
+            "no key": get(f"{server.url}/v1/generations/{job.id}"),
+            "too large": httpx.post(f"{server.url}/v1/moderations", headers=admin, timeout=60,
+                                    json={"prompt": "a" * 100_000}),
+            "not found": get(f"{server.url}/v1/nothing-here", headers=admin),
+            "dashboard": get(f"{server.url}/dashboard/login"),
+            "dashboard asset": get(f"{server.url}/dashboard/static/dashboard.css"),
+            "docs": get(f"{server.url}/docs"),
+        }
+    finally:
+        server.stop()
+    assert responses["video"].status_code == 200 and responses["video"].headers["content-type"] == "video/mp4"
+    assert responses["manifest"].status_code == 200
+    assert [responses[k].status_code for k in ("no key", "too large", "not found")] == [401, 413, 404]
+    for name, r in responses.items():
+        h = r.headers
+        assert h.get("x-content-type-options") == "nosniff", name
+        assert "frame-ancestors 'none'" in h.get("content-security-policy", ""), name
+        assert h.get("x-frame-options") == "DENY", name
+        assert h.get("referrer-policy") == "no-referrer", name
+        if name not in ("dashboard asset", "docs"):  # public static files may be cached
+            assert h.get("cache-control") == "no-store", name
+
+    folders = [sealframe_home, *(p for p in sealframe_home.rglob("*") if p.is_dir())]
+    loose = {str(p.relative_to(sealframe_home)): oct(p.stat().st_mode & 0o777) for p in folders
+             if p.stat().st_mode & 0o077}
+    assert loose == {}, loose
+    assert {str(p.relative_to(sealframe_home)) for p in folders} >= {".", "keys", "artifacts", "uploads", "work"}
+    private = [sealframe_home / "sealframe.db", *sealframe_home.glob("keys/*.key"),
+               *(p for p in (sealframe_home / "artifacts").rglob("*") if p.is_file())]
+    assert len(private) >= 6
+    assert {str(p): oct(p.stat().st_mode & 0o777) for p in private if p.stat().st_mode & 0o077} == {}

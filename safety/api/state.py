@@ -12,6 +12,7 @@ from typing import Any
 from safety.artifacts import ArtifactStore
 from safety.audit import AuditKey, AuditLog
 from safety.errors import SealFrameError
+from safety.homedirs import private_home
 from safety.jobs import JobRunner
 from safety.keyfolder import require_keys
 from safety.media import default_limits
@@ -57,6 +58,7 @@ class AppState:
         self.settings.home.mkdir(parents=True, exist_ok=True, mode=0o700)
         with suppress(PermissionError):  # a home made before this rule, or owned by another user
             self.settings.home.chmod(0o700)
+        private_home(self.settings)  # and its data folders (keys, artifacts, uploads, work)
         self.store = open_store(self.settings.db_url)
         # Keys are made on first use only while nothing was signed or audited with them yet.
         require_keys(self.settings, self.store)
