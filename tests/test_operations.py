@@ -20,8 +20,8 @@ from tests.conftest import LiveServer
 REPO = Path(__file__).resolve().parents[1]
 
 
-def test_audit_verify_on_a_corrupt_database_is_not_intact(tmp_path: Path) -> None:
-    home = tmp_path / "home"
+def corrupt_home(home: Path) -> dict[str, str]:
+    """A home with keys and 60 audit events whose database has a corrupt page after the chain's pages."""
     env = {**os.environ, "PYTHONPATH": str(REPO), "SEALFRAME_HOME": str(home)}
     subprocess.run([sys.executable, "-m", "safety.cli", "keys", "init"], env=env, check=True, capture_output=True)
     log = audit_log_from_settings(Settings(home=home))
@@ -38,12 +38,28 @@ def test_audit_verify_on_a_corrupt_database_is_not_intact(tmp_path: Path) -> Non
     raw = bytearray(db.read_bytes())
     raw[-4096 * 4: -4096 * 4 + 600] = b"\xa5" * 600
     db.write_bytes(bytes(raw))
+    return env
 
+
+def test_audit_verify_on_a_corrupt_database_is_not_intact(tmp_path: Path) -> None:
+    env = corrupt_home(tmp_path / "home")
     r = subprocess.run([sys.executable, "-m", "safety.cli", "audit", "verify"], env=env, capture_output=True,
                        text=True, timeout=120)
     assert r.returncode == 6, (r.returncode, r.stdout, r.stderr)
     assert "intact" not in r.stdout + r.stderr
     assert r.stderr.count("\n") == 1 and "cannot be verified" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_readiness_fails_on_a_corrupt_database_while_liveness_holds(tmp_path: Path) -> None:
+    corrupt_home(tmp_path / "home")
+    server = LiveServer(tmp_path / "home")  # starts: migrations read only their own table
+    try:
+        live, ready = httpx.get(server.url + "/healthz"), httpx.get(server.url + "/readyz")
+    finally:
+        server.stop()
+    assert live.status_code == 200
+    assert ready.status_code == 503 and ready.json()["status"] == "not ready", ready.text
+    assert ready.json()["detail"].startswith("database ") and str(tmp_path) not in ready.text
 
 
 @pytest.mark.slow
