@@ -50,7 +50,7 @@ def test_manifest_carries_a_keyed_prompt_digest_and_a_lost_key_is_not_remade(sea
     # A lost prompt key is never re-made once an asset was sealed with it.
     key_file.unlink()
     with pytest.raises(KeyMaterialError, match="missing prompt key"):
-        _ = AppState(Settings(home=sealframe_home)).pipeline
+        AppState(Settings(home=sealframe_home))  # refused at start, before any request
     assert not key_file.exists()
 
 

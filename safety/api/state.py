@@ -18,6 +18,7 @@ from safety.keyfolder import require_keys
 from safety.media import default_limits
 from safety.pipeline import SafeGenerationPipeline
 from safety.provenance import SigningCredentials, credentials_from_settings, trust_anchors_from_settings
+from safety.provenance.prompt_key import require_prompt_key
 from safety.scale import make_artifacts, make_runner
 from safety.settings import Settings
 from safety.store import Store, open_store
@@ -62,6 +63,7 @@ class AppState:
         self.store = open_store(self.settings.db_url)
         # Keys are made on first use only while nothing was signed or audited with them yet.
         require_keys(self.settings, self.store)
+        require_prompt_key(self.settings.keys_dir, self.store)
         # On the embedded default this creates the dev CA, whose root must be among the trust
         # anchors the verifier loads (lazily, below).
         self.credentials = credentials_from_settings(self.settings)
