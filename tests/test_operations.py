@@ -1,4 +1,4 @@
-"""Operations: a corrupt database is never reported intact; private folders; headers on every response."""
+"""Operations: concurrent first starts; a corrupt database is never reported intact; private folders; headers."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+import time
 from functools import partial
 from pathlib import Path
 
@@ -18,6 +19,33 @@ from safety.settings import Settings
 from tests.conftest import LiveServer
 
 REPO = Path(__file__).resolve().parents[1]
+
+_FIRST_START = """
+import sys, time
+from pathlib import Path
+from safety.store import open_store
+go = Path(sys.argv[2])
+while not go.exists():
+    time.sleep(0.005)
+open_store(sys.argv[1])
+"""
+
+
+def test_concurrent_first_starts_migrate_once_started_together(tmp_path: Path) -> None:
+    """Six processes that have all imported open one new SQLite database at the same instant: all start.
+
+    The start signal makes the race happen every run (without the migration lock at least one of
+    six fails with "table … already exists"); processes started one after another mostly miss it.
+    """
+    go, url = tmp_path / "go", f"sqlite:///{tmp_path / 'race.db'}"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    procs = [subprocess.Popen([sys.executable, "-c", _FIRST_START, url, str(go)], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(6)]
+    time.sleep(2.5)  # every process has imported and waits for the start signal
+    go.touch()
+    errors = [p.communicate(timeout=120)[1] for p in procs]
+    failed = [err.strip().splitlines()[-1] for p, err in zip(procs, errors, strict=True) if p.returncode != 0]
+    assert failed == [], failed
 
 
 def corrupt_home(home: Path) -> dict[str, str]:
