@@ -15,6 +15,7 @@ from pathlib import Path, PurePosixPath
 from typing import BinaryIO, Protocol
 
 from safety.errors import BadInputError, SealFrameError
+from safety.homedirs import private_dirs
 
 
 class ArtifactStoreError(SealFrameError):
@@ -51,7 +52,7 @@ class LocalArtifactStore:
     def _write(self, key: str, writer: Callable[[BinaryIO], object]) -> str:
         dst = self._path(key)
         try:
-            dst.parent.mkdir(parents=True, exist_ok=True)
+            private_dirs(dst.parent)  # 0700 at every level, like the home (safety.homedirs)
             fd, tmp = tempfile.mkstemp(dir=dst.parent, prefix=".part-")
             with os.fdopen(fd, "wb") as out:
                 writer(out)

@@ -57,7 +57,7 @@ def keys_init(
     force: Annotated[bool, typer.Option("--force", help="Replace existing keys.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Create a development root CA and an ES256 C2PA signing certificate (keys mode 0600).
+    """Create a development root CA, an ES256 C2PA signing certificate, the watermark and prompt keys (0600).
 
     Only on an empty key folder, or with --force (which keeps the replaced certificates under
     history/). The private keys are encrypted when SEALFRAME_KEY_PASSPHRASE is set.
@@ -76,6 +76,7 @@ def keys_init(
     paths = init_dev_keys(target, passphrase=passphrase, force=force)
     result = {k: str(v) for k, v in vars(paths).items()}
     result["watermark_key"] = str(init_watermark_key(s, directory, force=force))
+    result["prompt_key"] = str(init_prompt_key(target, force=force))
     emit(result, as_json, "\n".join(f"{k:13s} {v}" for k, v in result.items()))
 
 
@@ -109,6 +110,15 @@ def init_watermark_key(s: Settings, directory: Path | None, force: bool = False)
     path = directory / KEY_FILE if directory is not None else key_path(s)
     if force or not path.exists():
         create_key(path, force=force)
+    return path
+
+
+def init_prompt_key(directory: Path, force: bool = False) -> Path:
+    from safety.provenance.prompt_key import PROMPT_KEY_FILE, create_prompt_key
+
+    path = directory / PROMPT_KEY_FILE
+    if force or not path.exists():
+        create_prompt_key(path, force=force)
     return path
 
 

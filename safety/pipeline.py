@@ -31,6 +31,7 @@ from safety.errors import BlockedByPolicy, HeldForReview, ProvenanceError, Water
 from safety.media import read_video, resize_video, write_video
 from safety.output_checks import FrameSafetyChecker, OutputCheckResult
 from safety.provenance import WATERMARK_ALG, ManifestSpec, SigningCredentials, read_provenance, sign_file
+from safety.provenance.prompt_key import prompt_digest, prompt_key_id
 from safety.store import Asset, Decision, Job, ReviewItem, Store
 from safety.store.models import new_id, utcnow
 
@@ -78,6 +79,8 @@ class SafeGenerationPipeline:
     tsa_url: str | None = None
     soft_binding_alg: str = WATERMARK_ALG
     workdir: Path = field(default_factory=lambda: Path(tempfile.gettempdir()))
+    prompt_key: bytes | None = None
+    """Key of the manifest's prompt digest (HMAC-SHA256); None: the manifest carries no prompt digest."""
 
     # -- moderation -------------------------------------------------------------------------------
     def record_decision(self, prompt: str, api_key_id: str | None = None) -> Decision:
@@ -181,9 +184,10 @@ class SafeGenerationPipeline:
                 raise WatermarkError("watermark did not read back from the encoded video; nothing delivered")
             self._progress(job_id, 0.85)
             card = gen.card
-            prompt_sha = hashlib.sha256(request.prompt.encode("utf-8")).hexdigest()
+            prompt_sha = hashlib.sha256(request.prompt.encode("utf-8")).hexdigest()  # server-side row only
+            keyed = prompt_digest(self.prompt_key, request.prompt) if self.prompt_key else None
             spec = ManifestSpec(title=f"SealFrame asset {asset_id}", model_id=f"{card.id}@{card.version}",
-                                weights_sha256=card.weights_sha256, prompt_sha256=prompt_sha,
+                                weights_sha256=card.weights_sha256, prompt_hmac_sha256=keyed,
                                 policy=self.policy.fingerprint, decision_id=decision_id, asset_id=asset_id,
                                 watermark_payload=payload, soft_binding_alg=self.soft_binding_alg)
             signed = sign_file(encoded, work / "sealed.mp4", spec, self.credentials, tsa_url=self.tsa_url)
@@ -206,7 +210,7 @@ class SafeGenerationPipeline:
         self.audit.append("asset.sealed", {
             "job": job_id, "asset": asset_id, "manifest": asset.manifest_id, "model": asset.model_id,
             "policy": asset.policy, "output_check_max": check.max_score, "watermark_p": readback.p_value,
-        }, subject=asset_id)
+        } | ({"prompt_key": prompt_key_id(self.prompt_key)} if self.prompt_key else {}), subject=asset_id)
         return asset
 
     def _quarantine(self, job_id: str, decision_id: str | None, video: Any, check: OutputCheckResult) -> None:

@@ -12,11 +12,13 @@ from typing import Any
 from safety.artifacts import ArtifactStore
 from safety.audit import AuditKey, AuditLog
 from safety.errors import SealFrameError
+from safety.homedirs import private_home
 from safety.jobs import JobRunner
 from safety.keyfolder import require_keys
 from safety.media import default_limits
 from safety.pipeline import SafeGenerationPipeline
 from safety.provenance import SigningCredentials, credentials_from_settings, trust_anchors_from_settings
+from safety.provenance.prompt_key import require_prompt_key
 from safety.scale import make_artifacts, make_runner
 from safety.settings import Settings
 from safety.store import Store, open_store
@@ -57,9 +59,11 @@ class AppState:
         self.settings.home.mkdir(parents=True, exist_ok=True, mode=0o700)
         with suppress(PermissionError):  # a home made before this rule, or owned by another user
             self.settings.home.chmod(0o700)
+        private_home(self.settings)  # and its data folders (keys, artifacts, uploads, work)
         self.store = open_store(self.settings.db_url)
         # Keys are made on first use only while nothing was signed or audited with them yet.
         require_keys(self.settings, self.store)
+        require_prompt_key(self.settings.keys_dir, self.store)
         # On the embedded default this creates the dev CA, whose root must be among the trust
         # anchors the verifier loads (lazily, below).
         self.credentials = credentials_from_settings(self.settings)
@@ -119,6 +123,7 @@ def build_pipeline(settings: Settings, store: Store, artifacts: ArtifactStore, a
     from policies import load_policy
     from safety.moderation import Moderator
     from safety.output_checks import FrameSafetyChecker
+    from safety.provenance.prompt_key import load_or_create_prompt_key
     from safety.watermark import load_or_create_key
 
     policy = load_policy(settings.policy)
@@ -130,4 +135,5 @@ def build_pipeline(settings: Settings, store: Store, artifacts: ArtifactStore, a
         moderator=Moderator.from_settings(settings), generator=lru_cache(maxsize=1)(load_generator),
         checker=FrameSafetyChecker(policy.pack.output_checks), tsa_url=settings.tsa_url,
         soft_binding_alg=settings.soft_binding_alg, workdir=workdir,
+        prompt_key=load_or_create_prompt_key(settings.keys_dir, store),
     )

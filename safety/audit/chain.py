@@ -32,7 +32,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select, text
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DatabaseError, IntegrityError, OperationalError
 
 from safety.errors import KeyMaterialError, SealFrameError
 from safety.keyfolder import key_folder_lock
@@ -120,6 +120,8 @@ class ChainReport(BaseModel):
             return (f"audit chain intact: {self.events} events, {self.checkpoints} signed checkpoints, "
                     f"head {self.head_seq} {self.head_hash[:16]}")
         first = self.problems[0]
+        if first.seq == 0:  # the database itself (safety.store.db.check_database)
+            return f"audit chain cannot be verified: {first.problem}"
         return f"audit chain broken at event {first.seq} ({first.kind or '?'}): {first.problem}"
 
 
@@ -180,6 +182,19 @@ class AuditLog:
             yield from s.execute(q.execution_options(yield_per=1000)).scalars()
 
     def verify(self, max_problems: int = 20) -> ChainReport:
+        """The chain's report; never `ok` on a database that fails its integrity check or cannot be read."""
+        from safety.store.db import check_database
+
+        problem = check_database(self.store)
+        if problem is None:
+            try:
+                return self._verify_chain(max_problems)
+            except DatabaseError as exc:
+                problem = f"database unreadable: {str(exc.orig or exc)[:200]}"
+        return ChainReport(ok=False, events=0, checkpoints=0, head_seq=0, head_hash="",
+                           problems=(ChainProblem(seq=0, kind=None, problem=problem),))
+
+    def _verify_chain(self, max_problems: int) -> ChainReport:
         problems: list[ChainProblem] = []
         hashes: dict[int, str] = {}
         expected, prev, count = 1, GENESIS, 0

@@ -463,7 +463,9 @@ def read_provenance_stream(
                 raw_state = str(reader.get_validation_state())
                 store = json.loads(reader.json())
                 codes, failures = _codes(reader.get_validation_results())
-    except c2pa.C2paError as exc:
+    except (c2pa.C2paError, KeyError, ValueError) as exc:
+        # c2pa-python raises KeyError ("Active manifest not found in manifest store") for a store
+        # whose active manifest is damaged, and json a ValueError: unreadable, like a C2paError.
         message = _one_line(exc)
         if isinstance(exc, c2pa.C2paError.RemoteManifest) or message.startswith("Remote:"):
             # The file points at a manifest elsewhere (XMP dcterms:provenance); reading stays offline

@@ -7,7 +7,7 @@ Every assertion we write is a *created* assertion (attributed to the signer), no
   `c2pa.opened` of that manifest (kept as the `parentOf` ingredient) and our own action; never
   `c2pa.created`, so the asset's history stays with it.
 - `io.sealframe.generation` (reverse-domain label; `sealframe.generation` is still read): why the
-  video was allowed (prompt hash, policy fingerprint, moderation decision, model and weights).
+  video was allowed (keyed prompt digest, policy fingerprint, moderation decision, model and weights).
 - `c2pa.soft-binding`: our watermark algorithm, its payload as `value` with the block's `scope`
   (the timespan it covers) and a `pad`, so a stripped copy can be matched back to this manifest.
 
@@ -49,6 +49,9 @@ class ManifestSpec:
     model_id: str = "unknown"
     weights_sha256: str | None = None
     prompt_sha256: str | None = None
+    """Unsalted; only manifests sealed before the prompt key carry it (readers still accept them)."""
+    prompt_hmac_sha256: str | None = None
+    """HMAC-SHA256 of the prompt under the server's prompt key (safety.provenance.prompt_key)."""
     policy: str | None = None
     decision_id: str | None = None
     asset_id: str | None = None
@@ -78,6 +81,7 @@ def manifest_definition(spec: ManifestSpec, *, has_parent: bool = False) -> dict
         agent["version"] = spec.weights_sha256[:12]
     generation = {
         "prompt_sha256": spec.prompt_sha256,
+        "prompt_hmac_sha256": spec.prompt_hmac_sha256,
         "policy": spec.policy,
         "decision_id": spec.decision_id,
         "asset_id": spec.asset_id,
