@@ -43,15 +43,18 @@ OUT = Path("/work/data/moderation")
 SOURCES: dict[str, dict[str, str]] = {
     "hatecheck": {"repo": "paul-rottger/hatecheck-data", "licence": "CC-BY-4.0", "use": "train"},
     "davidson": {"repo": "t-davidson/hate-speech-and-offensive-language", "licence": "MIT", "use": "train"},
-    "i2p": {"repo": "piyush2799/i2p_images", "licence": "MIT (I2P, Schramowski et al.)", "use": "train"},
+    "i2p": {"repo": "piyush2799/i2p_images", "licence": "MIT (the I2P set; this mirror has no licence file)",
+            "use": "train"},
     "vbench": {"repo": "Vchitect/VBench", "licence": "Apache-2.0", "use": "train"},
     "own_templates": {"repo": "this repository (safety/moderation/data)", "licence": "project", "use": "train+test"},
-    "own_risks": {"repo": "this repository (safety/moderation/data/risks.jsonl)", "licence": "project", "use": "train"},
+    "own_risks": {"repo": "this repository (safety/moderation/data/risks.jsonl)", "licence": "project",
+                  "use": "train"},
     "mhc": {"repo": "rewire-online/multilingual-hatecheck", "licence": "CC-BY-4.0", "use": "test"},
     "multijail": {"repo": "DAMO-NLP-SG/multilingual-safety-for-LLMs", "licence": "MIT", "use": "test"},
     "xstest": {"repo": "paul-rottger/exaggerated-safety", "licence": "CC-BY-4.0", "use": "test"},
     "simplesafetytests": {"repo": "bertiev/SimpleSafetyTests", "licence": "CC-BY-4.0", "use": "test"},
-    "t2vsafetybench": {"repo": "yibo-miao/T2VSafetyBench", "licence": "see repository (research benchmark)",
+    "t2vsafetybench": {"repo": "yibo-miao/T2VSafetyBench",
+                       "licence": "none stated (evaluation only, not redistributed)",
                        "use": "external"},
     "openai_moderation": {"repo": "openai/moderation-api-release", "licence": "MIT", "use": "external"},
 }
@@ -206,7 +209,8 @@ def simplesafetytests(d: Path) -> list[dict[str, Any]]:
     out = []
     for r in csv.DictReader(io.StringIO(show(d, "SimpleSafetyTests - test cases.csv"))):
         if r["harm_area"] in SST_MAP:  # scams and fraud are outside the taxonomy
-            out.append(row(r["prompts_final"], [SST_MAP[r["harm_area"]]], "en", "harmful", "simplesafetytests", r["id"]))
+            label = [SST_MAP[r["harm_area"]]]
+            out.append(row(r["prompts_final"], label, "en", "harmful", "simplesafetytests", r["id"]))
     return out
 
 

@@ -6,9 +6,9 @@ the card lists. `scores(texts)` returns one `{category: score}` per text.
 
 Scores are calibrated: the card's `calibration` holds, per category, the head threshold chosen on
 the validation split; it is mapped to 0.5 (piecewise linear, monotone), the score the packs'
-review thresholds are written against. Text longer than `WINDOW_CHARS` is scored per window
-(sentence-aligned pieces of at most that length, plus the opening) and each category takes the
-largest window score, so one harmful sentence in a long text is not averaged away.
+review thresholds are written against. Text longer than `WINDOW_CHARS` (a long prompt) is scored
+per sentence and each category takes the largest sentence score, so one harmful sentence in a long
+text is not averaged away by the others.
 """
 
 from __future__ import annotations
@@ -26,35 +26,41 @@ from safety.errors import ModelError
 from .encoders import Encoder, MiniLMOnnx, UseEncoder, check_sha256, encode_features, ort_session
 
 WEIGHTS_DIR = Path(__file__).with_name("weights")
-WINDOW_CHARS = 320
+CARD_PATH = WEIGHTS_DIR / "card.yaml"
+WINDOW_CHARS = 200
+MIN_PIECE = 40
 _SENTENCE_END = re.compile(r"(?<=[.!?;\n])\s+")
 
 
 def windows(text: str, size: int = WINDOW_CHARS) -> list[str]:
-    """The text itself when short; else sentence-aligned pieces of at most `size` characters (a
-    sentence longer than that is cut on spaces), each overlapping the previous by one sentence."""
+    """The text itself when it is prompt-sized (≤ `size` characters); else its sentences, each one
+    window (a sentence longer than `size` is cut on spaces, fragments under MIN_PIECE characters are
+    joined to the next), so one harmful sentence is scored on its own and not diluted by the rest."""
     if len(text) <= size:
         return [text]
-    parts: list[str] = []
+    pieces: list[str] = []
     for sent in _SENTENCE_END.split(text):
+        sent = sent.strip()
         while len(sent) > size:
             cut = sent.rfind(" ", size // 2, size)
             cut = cut if cut > 0 else size
-            parts.append(sent[:cut])
+            pieces.append(sent[:cut])
             sent = sent[cut:].lstrip()
         if sent:
-            parts.append(sent)
+            pieces.append(sent)
     out: list[str] = []
-    cur: list[str] = []
-    for p in parts:
-        if cur and len(" ".join([*cur, p])) > size:
-            out.append(" ".join(cur))
-            cur = [cur[-1]] if len(cur[-1]) + len(p) + 1 <= size else []
-        cur.append(p)
-    if cur:
-        out.append(" ".join(cur))
+    buf = ""
+    for p in pieces:
+        buf = f"{buf} {p}" if buf else p
+        if len(buf) >= MIN_PIECE:
+            out.append(buf)
+            buf = ""
+    if buf:
+        if out and len(out[-1]) + 1 + len(buf) <= size:
+            out[-1] = f"{out[-1]} {buf}"
+        else:
+            out.append(buf)
     return out
-CARD_PATH = WEIGHTS_DIR / "card.yaml"
 
 
 class SemanticClassifier:

@@ -9,9 +9,11 @@ Reads top to bottom:
 3. two designs, each a multi-label MLP head fitted on `train` with per-source weights (so the large
    hate-speech corpora do not drown the video-prompt sources): USE alone, and USE + MiniLM; the one
    with the better validation score is kept (a tie within SCORE_TIE goes to the cheaper encoder);
-4. per-category thresholds calibrated on `val` (the threshold with the best F2 per category, so
-   recall weighs more than precision), written on the card: the classifier maps each category's
-   threshold to 0.5, the score the policy packs' review thresholds are written against;
+4. per-category thresholds calibrated on `val`: among the thresholds that flag at most a budget
+   of the benign validation rows, the one with the best F2 (recall weighs more than precision);
+   the budget is the one with the best validation recall whose overall validation FPR is ≤ 3 %;
+   written on the card: the classifier maps each category's threshold to 0.5, the score the policy
+   packs' review thresholds are written against;
 5. the head exported to ONNX and the model card written with the data, the steps, every
    measurement and the full sha256 of each file.
 """
@@ -42,6 +44,11 @@ CARD = WEIGHTS / "card.yaml"
 RUNS = Path("runs/moderation")
 CATEGORIES = list(dataset.HARMFUL)
 SCORE_TIE = 0.05
+BENIGN_FPR = 0.005  # default per-category budget on benign validation rows
+# Per-category budgets tried; the kept one has the best validation recall with the *overall* benign
+# validation FPR at most TARGET_VAL_FPR (the issue's "benign allowed ≥ 0.97", applied to validation).
+BUDGETS = (0.0025, 0.005, 0.01, 0.02, 0.04)
+TARGET_VAL_FPR = 0.03
 
 
 @dataclass
@@ -147,18 +154,22 @@ def fit_head_weighted(x: F32, y: F32, w: F32, cfg: HeadConfig) -> Any:
     return head
 
 
-def calibrate(probs: F32, y: F32, beta: float = 2.0) -> dict[str, float]:
-    """Per category, the threshold in [0.05, 0.95] with the best F-beta on the validation rows."""
+def calibrate(probs: F32, y: F32, benign_fpr: float = BENIGN_FPR, beta: float = 2.0) -> dict[str, float]:
+    """Per category, among the thresholds in [0.05, 0.95] that flag at most `benign_fpr` of the benign
+    validation rows for that category, the one with the best F-beta (recall weighs more); 0.95 if none."""
     out = {}
     grid = np.round(np.arange(0.05, 0.951, 0.025), 3)
+    benign = y.sum(1) == 0
     for j, cat in enumerate(CATEGORIES):
         pos = y[:, j] > 0.5
         if pos.sum() < 3:
             out[cat] = 0.5
             continue
-        best, best_t = -1.0, 0.5
+        best, best_t = -1.0, 0.95
         for t in grid:
             pred = probs[:, j] >= t
+            if pred[benign].mean() > benign_fpr:
+                continue
             tp = float((pred & pos).sum())
             prec = tp / max(1.0, float(pred.sum()))
             rec = tp / float(pos.sum())
@@ -237,8 +248,11 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     cfg = HeadConfig(epochs=args.epochs, hidden=args.hidden)
     # Designs: (encoders, head). Both heads see the same features; the MLP can model interactions.
-    designs: dict[str, tuple[str, HeadConfig]] = {"use+mlp": ("use", cfg),
-                                                  "use+linear": ("use", HeadConfig(epochs=args.epochs, hidden=0))}
+    designs: dict[str, tuple[str, HeadConfig]] = {
+        "use+mlp": ("use", cfg),
+        "use+linear": ("use", HeadConfig(epochs=args.epochs, hidden=0)),
+        "use+wide-mlp": ("use", HeadConfig(epochs=2 * args.epochs, hidden=2 * args.hidden, dropout=0.3)),
+    }
     if args.with_minilm:
         designs["use,minilm+mlp"] = ("use+minilm", cfg)
     t0 = time.time()
@@ -269,12 +283,22 @@ def main(argv: list[str] | None = None) -> None:
     for name, (feat, dcfg) in designs.items():
         head = fit_head_weighted(feats[feat]["train"], y_train, w_train, dcfg)
         raw = predict(head, feats[feat]["val"])
-        cal = calibrate(raw, y_val)
         m_raw = classifier_metrics(raw, val_rows)
-        m = classifier_metrics(apply_calibration(raw, cal), val_rows)
+        curve = {}
+        for b in BUDGETS:
+            cal_b = calibrate(raw, y_val, benign_fpr=b)
+            curve[b] = (cal_b, classifier_metrics(apply_calibration(raw, cal_b), val_rows))
+        ok = [b for b in BUDGETS if curve[b][1]["fpr"] <= TARGET_VAL_FPR] or [BUDGETS[0]]
+        budget = max(ok, key=lambda b: curve[b][1]["recall"])
+        cal, m = curve[budget]
+        print(f"{'':14s} budget curve (per-category FPR budget: val recall/FPR): "
+              + "  ".join(f"{b}: {curve[b][1]['recall']:.3f}/{curve[b][1]['fpr']:.3f}" for b in BUDGETS)
+              + f"; kept {budget}")
         heads[name] = (head, cal, feat, dcfg)
         comparison[name] = {"validation_uncalibrated": m_raw, "validation_calibrated": m,
-                            "validation_score": score(m), "calibration": cal}
+                            "validation_score": score(m), "calibration": cal, "budget": budget,
+                            "budget_curve": {str(b): {"recall": curve[b][1]["recall"], "fpr": curve[b][1]["fpr"]}
+                                             for b in BUDGETS}}
         srcs = "  ".join(f"{k} {_f(v['recall'])}/{_f(v['fpr'])}" for k, v in m["by_source"].items())
         mins = min(v["recall"] for v in m["by_source"].values() if v["recall"] is not None)
         print(f"{name:12s} {m['recall']:10.3f} {m['fpr']:8.3f} {mins:14.3f} {score(m):6.3f}   {srcs}")
@@ -328,12 +352,17 @@ def main(argv: list[str] | None = None) -> None:
                  "train_sources": {k: v["n"] for k, v in data_card.get("splits", {}).get("train", {})
                                    .get("by_source", {}).items()},
                  "never_used": "test.jsonl (held-out sources), external T2VSafetyBench and OpenAI sets"},
-        "training": {"command": "python -m safety.moderation.train", "design": chosen, "head": asdict(chosen_cfg),
-                     "objective": "multi-label BCE, per-source row weights 1/sqrt(n), positive weight sqrt(neg/pos) capped",
+        "training": {"command": "python -m safety.moderation.train", "design": chosen,
+                     "head": asdict(chosen_cfg),
+                     "objective": "multi-label BCE, per-source row weights 1/sqrt(n), "
+                                  "positive weight sqrt(neg/pos) capped",
                      "optimizer": "AdamW, full batch",
                      "selection": "validation score = recall + 0.5·min source recall − 2·FPR after calibration; "
                                   f"within {SCORE_TIE} of the best tie, the tie goes to the cheapest encoder",
-                     "calibration": "per category, the F2-best threshold on validation, mapped to 0.5"},
+                     "calibration": f"per category, the F2-best threshold on validation among those flagging at "
+                                    f"most {comparison[chosen]['budget']:.2%} of benign validation rows (the budget "
+                                    f"with the best validation recall at overall FPR ≤ {TARGET_VAL_FPR}), "
+                                    "mapped to 0.5"},
         "quantization": sizes,
         "comparison": comparison,
         "seconds": round(time.time() - t0, 1),
