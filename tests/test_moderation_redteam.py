@@ -151,3 +151,12 @@ def test_classifier_unless_must_name_known_signals(tmp_path: Path) -> None:
     path.write_text(text.replace("classifier_unless: [support_context]", "classifier_unless: [suport]", 1))
     with pytest.raises(PolicyLoadError, match="unknown signal 'suport'"):
         load_policy(path)
+
+
+def test_longest_prompt_is_decided_through_the_windows(moderator: Moderator) -> None:
+    limit = load_policy().pack.limits.request.max_prompt_chars
+    prose = ("A calm day at the lake. " * 200)[:limit]
+    no_spaces = "x" * limit
+    for text in (prose, no_spaces):
+        d = moderator.moderate(text)
+        assert d.status == "ok" and d.action == "allow", d.reasons

@@ -251,7 +251,6 @@ def main(argv: list[str] | None = None) -> None:
     designs: dict[str, tuple[str, HeadConfig]] = {
         "use+mlp": ("use", cfg),
         "use+linear": ("use", HeadConfig(epochs=args.epochs, hidden=0)),
-        "use+wide-mlp": ("use", HeadConfig(epochs=2 * args.epochs, hidden=2 * args.hidden, dropout=0.3)),
     }
     if args.with_minilm:
         designs["use,minilm+mlp"] = ("use+minilm", cfg)
