@@ -221,6 +221,11 @@ def main(argv: list[str] | None = None) -> int:
           f"policy {policy.fingerprint}; model {getattr(base.classifier, 'name', '?')}\n")
     rep = evaluate(full, held)
     print_langs("[rules + classifier] held-out sources", rep)
+    # Ranking quality, independent of the operating point: AUPRC of the largest category score.
+    rep["auprc"] = {lg: auprc([s for r, s in zip(held, rep["scores"], strict=True) if r["lang"] == lg],
+                              [bool(r["labels"]) for r in held if r["lang"] == lg]) for lg in LANGS}
+    rep["auprc"]["all"] = auprc(rep["scores"], [bool(r["labels"]) for r in held])
+    print("AUPRC (largest category score): " + "  ".join(f"{k} {_f(v)}" for k, v in rep["auprc"].items()))
     print(f"\n{'category':26s} {'n':>5s} {'precision':>9s} {'recall':>7s}")
     for c, m in rep["per_category"].items():
         print(f"{c:26s} {m['n']:5d} {_f(m['precision']):>9s} {_f(m['recall']):>7s}")
