@@ -49,6 +49,7 @@ BENIGN_FPR = 0.005  # default per-category budget on benign validation rows
 # validation FPR at most TARGET_VAL_FPR (the issue's "benign allowed ≥ 0.97", applied to validation).
 BUDGETS = (0.0025, 0.005, 0.01, 0.02, 0.04)
 TARGET_VAL_FPR = 0.03
+MIN_THRESHOLD = 0.2
 
 
 @dataclass
@@ -59,6 +60,7 @@ class HeadConfig:
     lr: float = 3e-3
     weight_decay: float = 1e-4
     seed: int = 0
+    batch: int = 0  # 0: full batch; else shuffled mini-batches of this size, `epochs` passes
 
 
 def make_head(dim: int, n_out: int, cfg: HeadConfig) -> Any:
@@ -144,21 +146,27 @@ def fit_head_weighted(x: F32, y: F32, w: F32, cfg: HeadConfig) -> Any:
     pos = (yt * wt).sum(0).clamp(min=1.0)
     pos_weight = ((wt.sum() - pos) / pos).clamp(max=20.0) ** 0.5
     head.train()
+    gen = torch.Generator().manual_seed(cfg.seed)
     for _ in range(cfg.epochs):
-        opt.zero_grad()
-        probs = head(xt).clamp(1e-6, 1 - 1e-6)
-        loss = -(wt * (pos_weight * yt * probs.log() + (1 - yt) * (1 - probs).log())).mean()
-        loss.backward()
-        opt.step()
+        order = torch.randperm(len(xt), generator=gen) if cfg.batch else torch.arange(len(xt))
+        for i in range(0, len(xt), cfg.batch or len(xt)):
+            idx = order[i : i + (cfg.batch or len(xt))]
+            opt.zero_grad()
+            probs = head(xt[idx]).clamp(1e-6, 1 - 1e-6)
+            loss = -(wt[idx] * (pos_weight * yt[idx] * probs.log() + (1 - yt[idx]) * (1 - probs).log())).mean()
+            loss.backward()
+            opt.step()
     head.eval()
     return head
 
 
 def calibrate(probs: F32, y: F32, benign_fpr: float = BENIGN_FPR, beta: float = 2.0) -> dict[str, float]:
-    """Per category, among the thresholds in [0.05, 0.95] that flag at most `benign_fpr` of the benign
-    validation rows for that category, the one with the best F-beta (recall weighs more); 0.95 if none."""
+    """Per category, among the thresholds in [MIN_THRESHOLD, 0.95] that flag at most `benign_fpr` of the
+    benign validation rows for that category, the one with the best F-beta (recall weighs more); 0.95 if
+    none. The floor: a threshold near 0 rests on a few dozen validation positives (most categories have
+    fewer than 60) and turns any faint similarity into a flag."""
     out = {}
-    grid = np.round(np.arange(0.05, 0.951, 0.025), 3)
+    grid = np.round(np.arange(MIN_THRESHOLD, 0.951, 0.025), 3)
     benign = y.sum(1) == 0
     for j, cat in enumerate(CATEGORIES):
         pos = y[:, j] > 0.5
@@ -251,6 +259,7 @@ def main(argv: list[str] | None = None) -> None:
     designs: dict[str, tuple[str, HeadConfig]] = {
         "use+mlp": ("use", cfg),
         "use+linear": ("use", HeadConfig(epochs=args.epochs, hidden=0)),
+        "use+mlp-minibatch": ("use", HeadConfig(epochs=40, hidden=512, batch=128, lr=1e-3)),
     }
     if args.with_minilm:
         designs["use,minilm+mlp"] = ("use+minilm", cfg)
