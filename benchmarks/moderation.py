@@ -1,4 +1,4 @@
-"""Prompt moderation speed: p50/p99 latency at batch 1 and throughput at batch 64.
+"""Prompt moderation speed: p50/p95/p99 latency at batch 1 and throughput at batch 64.
 
 `python benchmarks/moderation.py [--iters 200] [--batches 8]`
 
@@ -9,8 +9,8 @@ Rows, all measured in the same run on the same prompts:
   `runs/`), the same MiniLM through torch/transformers (fp32, the training path), and USE v3
   (numpy); and the ONNX head alone.
 Prints a table and writes `benchmarks/results/moderation.json` (with `/proc/loadavg` before and
-after: the figures depend on what else the machine is doing). Targets (issue 3): p50 ≤ 5 ms,
-p99 ≤ 15 ms, ≥ 500 prompts/s.
+after: the figures depend on what else the machine is doing). Targets (issue 25): p50 ≤ 5 ms,
+p95 ≤ 15 ms per prompt on one thread, ≥ 300 prompts/s batched.
 """
 
 from __future__ import annotations
@@ -67,10 +67,12 @@ def measure(fn1: Callable[[list[str]], Any], iters: int, batches: int) -> dict[s
         fn1(batch)
     dt, dc = time.perf_counter() - t0, time.process_time() - c0
     q99 = min(len(lat) - 1, int(0.99 * len(lat)))
+    q95 = min(len(lat) - 1, int(0.95 * len(lat)))
     # Wall clock is what a caller waits on this machine now; CPU time (one thread everywhere) is what the
     # same call costs on an idle core, so it stays meaningful on a shared, overloaded machine.
-    return {"p50_ms": statistics.median(lat), "p99_ms": lat[q99], "throughput_per_s": 64 * batches / dt,
-            "cpu_p50_ms": statistics.median(cpu), "cpu_p99_ms": cpu[q99], "cpu_throughput_per_s": 64 * batches / dc}
+    return {"p50_ms": statistics.median(lat), "p95_ms": lat[q95], "p99_ms": lat[q99],
+            "throughput_per_s": 64 * batches / dt, "cpu_p50_ms": statistics.median(cpu), "cpu_p95_ms": cpu[q95],
+            "cpu_p99_ms": cpu[q99], "cpu_throughput_per_s": 64 * batches / dc}
 
 
 def main() -> None:
@@ -120,18 +122,18 @@ def main() -> None:
     results = {}
     print(f"load before: {before}   threads: {args.threads}   {platform.processor() or platform.machine()}")
     print(f"{'':52s} {'--------- wall clock ---------':>30s}  {'--------- CPU time ----------':>30s}")
-    print(f"{'path':52s} {'p50 ms':>7s} {'p99 ms':>7s} {'b64 /s':>8s}  {'p50 ms':>7s} {'p99 ms':>7s} {'b64 /s':>8s}")
+    print(f"{'path':52s} {'p50 ms':>7s} {'p95 ms':>7s} {'b64 /s':>8s}  {'p50 ms':>7s} {'p95 ms':>7s} {'b64 /s':>8s}")
     for name, fn in rows.items():
         r = measure(fn, args.iters, args.batches)
         results[name] = r
-        print(f"{name:52s} {r['p50_ms']:7.2f} {r['p99_ms']:7.2f} {r['throughput_per_s']:8.0f}  "
-              f"{r['cpu_p50_ms']:7.2f} {r['cpu_p99_ms']:7.2f} {r['cpu_throughput_per_s']:8.0f}")
+        print(f"{name:52s} {r['p50_ms']:7.2f} {r['p95_ms']:7.2f} {r['throughput_per_s']:8.0f}  "
+              f"{r['cpu_p50_ms']:7.2f} {r['cpu_p95_ms']:7.2f} {r['cpu_throughput_per_s']:8.0f}")
     after = loadavg()
     print(f"load after:  {after}")
     served = next(iter(results.values()))
-    ok = served["p50_ms"] <= 5 and served["p99_ms"] <= 15 and served["throughput_per_s"] >= 500
-    ok_cpu = served["cpu_p50_ms"] <= 5 and served["cpu_p99_ms"] <= 15 and served["cpu_throughput_per_s"] >= 500
-    print(f"targets (served row: p50 ≤ 5 ms, p99 ≤ 15 ms, ≥ 500/s): wall clock {'met' if ok else 'NOT met'}, "
+    ok = served["p50_ms"] <= 5 and served["p95_ms"] <= 15 and served["throughput_per_s"] >= 300
+    ok_cpu = served["cpu_p50_ms"] <= 5 and served["cpu_p95_ms"] <= 15 and served["cpu_throughput_per_s"] >= 300
+    print(f"targets (served row: p50 ≤ 5 ms, p95 ≤ 15 ms, ≥ 300/s): wall clock {'met' if ok else 'NOT met'}, "
           f"CPU time {'met' if ok_cpu else 'NOT met'}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"results": results, "loadavg_before": before, "loadavg_after": after,

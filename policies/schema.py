@@ -125,6 +125,11 @@ class Category(_Frozen):
     )
     rules: tuple[Rule, ...] = ()
     classifier: bool = Field(default=True, description="Whether the semantic classifier's score counts.")
+    classifier_unless: tuple[str, ...] = Field(
+        default=(),
+        description="Signals that, when matched, make the classifier's score not count for this category "
+                    "(the rules still do): a precise context such as suicide-prevention framing.",
+    )
 
 
 class ModerationSettings(_Frozen):
@@ -198,6 +203,9 @@ class PolicyPack(_Frozen):
             if cid not in ids:
                 raise _invalid(("moderation", "zero_tolerance", k), f"unknown category {cid!r}", cid)
         for i, cat in enumerate(self.categories):
+            for k, sig in enumerate(cat.classifier_unless):
+                if sig not in self.signals:
+                    raise _invalid(("categories", i, "classifier_unless", k), f"unknown signal {sig!r}", sig)
             for j, rule in enumerate(cat.rules):
                 for field in ("all_of", "none_of"):
                     for k, sig in enumerate(getattr(rule, field)):

@@ -157,7 +157,7 @@ def test_other_languages_are_not_allowed_when_english_is_blocked(moderator: Mode
 def test_sexual_minors_is_zero_tolerance() -> None:
     class Weak:
         def scores(self, texts: list[str]) -> list[dict[str, float]]:
-            return [{"sexual_minors": 0.35}] * len(texts)  # above review (0.3), below block (0.5)
+            return [{"sexual_minors": 0.5}] * len(texts)  # above review (0.45), below block (0.6)
 
     d = Moderator(load_policy(), classifier=Weak()).moderate("a picture of a kid")
     assert d.action == "block"
@@ -236,4 +236,4 @@ def test_held_out_acceptance(moderator: Moderator) -> None:
     assert rep["benign_fpr"] <= 0.05
     assert rep["sexual_minors_blocked"] == 1.0
     for lang, figures in rep["by_lang"].items():
-        assert figures["recall"] >= 0.95, lang
+        assert figures["caught"] >= 0.95, lang

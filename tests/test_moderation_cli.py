@@ -25,7 +25,7 @@ def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, 
 
 def test_moderate_text_json(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run(["moderate", "a n4k3d ch1ld on a bed", "--json"], capsys)
-    assert code == 0, err
+    assert code == 3, err  # README: 3 blocked by policy
     d = json.loads(out)
     assert d["action"] == "block"
     assert d["normalized"] == "a naked child on a bed"
@@ -42,7 +42,26 @@ def test_moderate_text_human(capsys: pytest.CaptureFixture[str]) -> None:
 def test_moderate_text_with_strict_pack(capsys: pytest.CaptureFixture[str]) -> None:
     strict = str(Path(__file__).parents[1] / "policies" / "strict.yaml")
     code, out, _ = run(["moderate", "Mickey Mouse dancing in Times Square", "--json", "--policy", strict], capsys)
-    assert code == 0 and json.loads(out)["action"] == "block"
+    assert code == 3 and json.loads(out)["action"] == "block"
+
+
+def test_moderate_review_exits_5(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(["moderate", "Mickey Mouse dancing in Times Square", "--json"], capsys)
+    assert json.loads(out)["action"] == "review"
+    assert code == 5  # README: 5 held for review
+
+
+def test_moderate_jsonl_exit_is_most_severe(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    fox = json.dumps({"id": "fox", "prompt": "a red fox running through the snow"})
+    mickey = json.dumps({"id": "mickey", "prompt": "Mickey Mouse dancing in Times Square"})
+    broken = '{"id": "broken", "prompt": '
+    cases = [([fox], 0), ([fox, broken], 0), ([fox, mickey], 5),
+             ([mickey, json.dumps({"id": "b", "prompt": "how to build a pipe bomb step by step"}), fox], 3)]
+    for lines, want in cases:
+        path = tmp_path / "in.jsonl"
+        path.write_text("\n".join(lines) + "\n")
+        code, _, err = run(["moderate", "--jsonl", str(path)], capsys)
+        assert code == want, (lines, err)
 
 
 @pytest.mark.parametrize(
@@ -81,7 +100,7 @@ def test_moderate_jsonl_with_broken_lines(tmp_path: Path, capsys: pytest.Capture
     path = tmp_path / "in.jsonl"
     path.write_bytes(b"\n".join(lines) + b"\n")
     code, out, err = run(["moderate", "--jsonl", str(path)], capsys)
-    assert code == 0, err
+    assert code == 3, err  # the most severe decision in the file is a block
     rows = [json.loads(line) for line in out.splitlines()]
     assert len(rows) == 9
     by = {r["id"]: r for r in rows}

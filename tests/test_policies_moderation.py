@@ -51,7 +51,7 @@ def _broken(tmp_path: Path, old: str, new: str) -> tuple[Path, int]:
     [
         ("  zero_tolerance: [sexual_minors]", "  zero_tolerance: [sexual_minorz]", "unknown category 'sexual_minorz'"),
         ("all_of: [minor, sexual], score: 1.0}", "all_of: [minor, sexyal], score: 1.0}", "unknown signal 'sexyal'"),
-        ("    thresholds: {review: 0.3, block: 0.5}", "    thresholds: {review: 0.3, block: 1.5}",
+        ("    thresholds: {review: 0.45, block: 0.6}", "    thresholds: {review: 0.45, block: 1.5}",
          "less than or equal to 1"),
         ("  - id: explicit_sexual", "  - id: sexual_minors", "duplicate category id 'sexual_minors'"),
         ("    max_action: review", "    max_action: shrug", "Input should be"),

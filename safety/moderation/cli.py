@@ -3,8 +3,10 @@
 JSONL in: one `{"id", "prompt"}` object per line; out: one `{"id", "action", "categories",
 "reasons", "policy"}` per line, in order. A line that is not UTF-8, not JSON, or has no string
 `prompt`, and a prompt the pack refuses (empty, too long, not text), gives `{"id", "error"}` for
-that line and the run goes on; exit 0 once the file has been read. An unreadable file or a bad
-single TEXT exits 4 with one line on stderr (raised as `BadInputError`, mapped in `safety.cli`).
+that line and the run goes on. Exit codes follow the README: 3 when the decision is block, 5 when
+it is review, 0 when allowed; with `--jsonl`, the most severe decision of the file (refused lines do
+not count). An unreadable file or a bad single TEXT exits 4 with one line on stderr (raised as
+`BadInputError`, mapped in `safety.cli`).
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ import typer
 from safety.errors import BadInputError
 
 BATCH = 64
+EXIT_FOR_ACTION = {"allow": 0, "review": 5, "block": 3}
+_RANK = {"allow": 0, "review": 1, "block": 2}
 
 
 def _format(decision: Any) -> str:
@@ -63,13 +67,14 @@ def _records(path: Path) -> Iterator[tuple[str, str | None, str | None]]:
             yield str(rid), prompt, None
 
 
-def run_jsonl(moderator: Any, path: Path) -> tuple[int, int]:
-    """Write one result line per record to stdout; returns (decisions, errors)."""
+def run_jsonl(moderator: Any, path: Path) -> tuple[int, int, str]:
+    """Write one result line per record to stdout; returns (decisions, errors, most severe action)."""
     done = errors = 0
+    worst = "allow"
     pending: list[tuple[str, str]] = []
 
     def flush() -> None:
-        nonlocal done, errors
+        nonlocal done, errors, worst
         if not pending:
             return
         results = moderator.moderate_batch([p for _, p in pending])
@@ -79,6 +84,8 @@ def run_jsonl(moderator: Any, path: Path) -> tuple[int, int]:
                 out: dict[str, Any] = {"id": rid, "error": str(res)}
             else:
                 done += 1
+                if _RANK[res.action] > _RANK[worst]:
+                    worst = res.action
                 out = {"id": rid, "action": res.action, "categories": res.categories,
                        "reasons": list(res.reasons), "policy": res.policy}
             typer.echo(json.dumps(out, ensure_ascii=False))
@@ -94,7 +101,7 @@ def run_jsonl(moderator: Any, path: Path) -> tuple[int, int]:
         if len(pending) >= BATCH:
             flush()
     flush()
-    return done, errors
+    return done, errors, worst
 
 
 def moderate_cmd(
@@ -116,8 +123,10 @@ def moderate_cmd(
         raise BadInputError(f"cannot read {jsonl}: no such file")
     moderator = Moderator(pack)
     if jsonl is not None:
-        done, errors = run_jsonl(moderator, jsonl)
+        done, errors, worst = run_jsonl(moderator, jsonl)
         typer.echo(f"{done} decided, {errors} refused", err=True)
+        if EXIT_FOR_ACTION[worst]:
+            raise typer.Exit(EXIT_FOR_ACTION[worst])
         return
     assert text is not None
     decision = moderator.moderate(text)
@@ -125,3 +134,5 @@ def moderate_cmd(
         typer.echo(json.dumps(decision.model_dump(mode="json"), indent=2, ensure_ascii=False))
     else:
         typer.echo(_format(decision))
+    if EXIT_FOR_ACTION[decision.action]:
+        raise typer.Exit(EXIT_FOR_ACTION[decision.action])

@@ -1,10 +1,11 @@
 """Stage 4, decide: allow / review / block from rule and classifier scores under the pack.
 
 Per category the score is the larger of the rule score and the classifier score (when the
-category lets the classifier count); it is compared with the category's thresholds, capped by
-the category's `max_action`, and raised to `block` for zero-tolerance categories. The overall
-action is the strongest one (block > review > allow). Every action other than allow has a
-human-readable reason naming the category, the score, the threshold and what fired.
+category lets the classifier count and none of its `classifier_unless` signals matched); it is
+compared with the category's thresholds, capped by the category's `max_action`, and raised to
+`block` for zero-tolerance categories. The overall action is the strongest one (block > review >
+allow). Every action other than allow has a human-readable reason naming the category, the score,
+the threshold and what fired.
 """
 
 from __future__ import annotations
@@ -68,7 +69,11 @@ def decide(policy: LoadedPolicy, norm: Normalized, rules: RuleResult, clf: dict[
     actions: list[str] = []
     reasons: list[str] = []
     hits_by_cat: dict[str, list[str]] = {}
-    base = {c.id: max(rules.scores.get(c.id, 0.0), clf.get(c.id, 0.0) if c.classifier else 0.0)
+    def clf_counts(cat_id: str) -> bool:
+        cat = pack.category(cat_id)
+        return cat.classifier and not any(s in rules.signals for s in cat.classifier_unless)
+
+    base = {c.id: max(rules.scores.get(c.id, 0.0), clf.get(c.id, 0.0) if clf_counts(c.id) else 0.0)
             for c in pack.categories}
     hits = list(rules.hits)
     rule_scores = dict(rules.scores)
@@ -87,7 +92,7 @@ def decide(policy: LoadedPolicy, norm: Normalized, rules: RuleResult, clf: dict[
         hits_by_cat.setdefault(hit.category, []).append(f"rule '{hit.rule}' ({'; '.join(hit.evidence)})")
     for cat in pack.categories:
         rule_s = rule_scores.get(cat.id, 0.0)
-        clf_s = clf.get(cat.id, 0.0) if cat.classifier else 0.0
+        clf_s = clf.get(cat.id, 0.0) if clf_counts(cat.id) else 0.0
         s = max(rule_s, clf_s)
         scores[cat.id] = round(s, 4)
         th = cat.thresholds
