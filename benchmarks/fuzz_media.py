@@ -3,7 +3,8 @@
     python -m benchmarks.fuzz_media --count 300 --out /work/data/fuzz-media   (prints a table, writes JSON)
 
 Seeds are our own clips, made here (an H.264 MP4, the same clip C2PA-signed, an MJPEG AVI);
-mutants are made from them deterministically (seeded): bit flips, overwritten spans, truncation,
+mutants are made from them deterministically (seeded; the signed seed's signature, and so its
+mutants, change with the home's dev key): bit flips, overwritten spans, truncation,
 corrupted MP4 box sizes, duplicated spans and splices of two seeds. Each mutant goes through
 `Verifier.verify` in a worker process under an address-space rlimit, with a timeout per file; a
 worker that dies or overruns is replaced and the file is counted as a crash or a timeout. Outcome

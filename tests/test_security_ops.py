@@ -162,3 +162,24 @@ def test_apikey_list_and_revoke(server: LiveServer) -> None:
     again = cli("revoke", mine[0]["id"])
     assert again.returncode == 4 and again.stderr.count("\n") == 1
     assert events(server, "apikey.revoked")
+
+
+def test_a_job_failed_by_recovery_is_audited(sealframe_home: Path) -> None:
+    from safety.api.state import AppState
+    from safety.jobs import MAX_ATTEMPTS
+    from safety.settings import Settings
+    from safety.store import AuditEvent, Job
+
+    settings = Settings(home=sealframe_home)
+    first = AppState(settings)
+    with first.store.session() as s:  # a job whose server was killed during every attempt
+        s.add(Job(id="a" * 32, status="running", request={}, attempts=MAX_ATTEMPTS))
+    state = AppState(settings)
+    state.start()
+    try:
+        with state.store.session() as s:
+            assert s.get(Job, "a" * 32).status == "failed"  # type: ignore[union-attr]
+            kinds = [e.kind for e in s.query(AuditEvent).filter(AuditEvent.subject == "a" * 32)]
+        assert kinds == ["job.failed"]
+    finally:
+        state.stop()

@@ -97,8 +97,9 @@ class ErrorOut(BaseModel):
 def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses` for the error statuses a route can answer (all as {"detail": ...})."""
     text = {400: "invalid query", 401: "missing, unknown or revoked API key", 403: "role not allowed",
-            404: "not found", 409: "conflict with the current state", 413: "upload over the size limit",
+            404: "not found", 408: "the request body stalled", 409: "conflict with the current state",
+            413: "request body over the route's size limit",
             415: "not a supported media type", 422: "invalid input", 429: "rate limit exceeded",
-            503: "a backing service is unavailable"}
+            503: "busy (uploads being verified, generation queue) or a backing service is unavailable"}
     return {c: {"model": ErrorOut, "description": text[c]} for c in codes}
 

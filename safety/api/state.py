@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+from sqlalchemy import select
+
 from safety.artifacts import ArtifactStore
 from safety.audit import AuditKey, AuditLog
 from safety.errors import SealFrameError
@@ -21,7 +23,7 @@ from safety.provenance import SigningCredentials, credentials_from_settings, tru
 from safety.provenance.prompt_key import require_prompt_key
 from safety.scale import make_artifacts, make_runner
 from safety.settings import Settings
-from safety.store import Store, open_store
+from safety.store import Job, Store, open_store
 from safety.verify import Verifier
 
 
@@ -85,8 +87,20 @@ class AppState:
         return make_runner(self.settings, self.store, lambda job_id: self.pipeline.run_job(job_id))
 
     def start(self) -> None:
-        """Pick up jobs a previous process left queued or running (nothing is lost on a restart)."""
+        """Pick up jobs a previous process left queued or running (nothing is lost on a restart).
+
+        A job the recovery gives up on (interrupted too many times) is failed and audited.
+        """
+        with self.store.session() as s:
+            unfinished = set(s.execute(select(Job.id).where(Job.status.in_(("queued", "running")))).scalars())
         self.runner.recover()
+        if not unfinished:
+            return
+        with self.store.session() as s:
+            failed = list(s.execute(select(Job).where(Job.id.in_(unfinished), Job.status == "failed")).scalars())
+        for job in failed:
+            self.audit.append("job.failed", {"job": job.id, "error": job.error, "during": "recovery",
+                                             "attempts": job.attempts}, subject=job.id)
 
     def stop(self) -> None:
         if "runner" in self.__dict__:

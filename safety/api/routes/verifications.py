@@ -13,7 +13,7 @@ from safety.api.deps import KeyDep, StateDep, errors
 from safety.api.uploads import CHUNK, save_stream, upload_dir
 from safety.verify import VerificationReport
 
-router = APIRouter(prefix="/v1", tags=["verification"], responses=errors(400, 401, 413, 422, 429))
+router = APIRouter(prefix="/v1", tags=["verification"], responses=errors(400, 401, 408, 413, 422, 429, 503))
 VIDEO_SUFFIXES = {".mp4", ".mov", ".m4v", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".ts"}
 
 
