@@ -16,7 +16,7 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -87,9 +87,14 @@ def has_history(store: Store) -> bool:
                 or s.execute(select(AuditEvent.seq).limit(1)).first() is not None)
 
 
-def require_keys(settings: Settings, store: Store) -> None:
-    """Raise when a key is missing although assets or audit events exist (keys are never re-made then)."""
-    missing = {role: path for role, path in expected_key_files(settings).items() if not path.exists()}
+def require_keys(settings: Settings, store: Store, roles: Collection[str] | None = None) -> None:
+    """Raise when a key is missing although assets or audit events exist (keys are never re-made then).
+
+    `roles` limits the check to the keys a command uses (for example `{"audit key"}` for `audit
+    verify`, which neither signs nor watermarks); None checks them all.
+    """
+    missing = {role: path for role, path in expected_key_files(settings).items()
+               if not path.exists() and (roles is None or role in roles)}
     if not missing or not has_history(store):
         return
     names = ", ".join(f"{role} ({path})" for role, path in missing.items())

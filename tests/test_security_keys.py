@@ -53,7 +53,11 @@ def test_a_lost_key_is_never_replaced(used_home: Path, lost: str) -> None:
     assert (keys / ROOT_CERT).read_bytes() == root_before
     clip = write_video(make_video(), used_home.parent / "clip.mp4")
     one_line_error(cli("verify", str(clip), home=used_home), "Recovery")
-    one_line_error(cli("audit", "verify", home=used_home), "Recovery")
+    audit = cli("audit", "verify", home=used_home)
+    if lost == "audit-ed25519.key":
+        one_line_error(audit, "Recovery")
+    else:  # the audit chain needs only its own key: an auditor can still check it
+        assert audit.returncode == 0 and "intact" in audit.stdout, audit.stderr
     assert not (keys / lost).exists()
 
 

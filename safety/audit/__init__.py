@@ -21,5 +21,5 @@ def audit_log_from_settings(settings: Settings) -> AuditLog:
     from safety.keyfolder import require_keys
 
     store = open_store(settings.db_url)
-    require_keys(settings, store)  # a lost audit key is never silently replaced
+    require_keys(settings, store, roles={"audit key"})  # a lost audit key is never silently replaced
     return AuditLog(store, AuditKey.load_or_create(settings.keys_dir), settings.audit_checkpoint_every)
