@@ -311,6 +311,8 @@ def generate_cmd(
     from generator.base import GenerationRequest
     from safety.api.state import AppState
     from safety.errors import HeldForReview
+    from safety.progress import progress_bar
+    from safety.review_cli import held_item, held_message
 
     if not output.parent.is_dir():
         raise BadInputError(f"{output}: output folder {output.parent} does not exist")
@@ -324,13 +326,19 @@ def generate_cmd(
     except SealFrameError as exc:
         if as_json and hasattr(exc, "decision"):
             emit({"status": "blocked" if exc.exit_code == 3 else "held", "job": getattr(exc, "job_id", None),
-                  "decision": exc.decision}, True)
+                  "review_item": held_item(state, exc), "decision": exc.decision}, True)
+        if isinstance(exc, HeldForReview):
+            raise HeldForReview(held_message(state, exc), decision=exc.decision, job_id=exc.job_id) from None
         raise
     if not as_json:
         typer.echo(f"allowed ({job.decision_id}); generating…", err=True)
-    asset = pipeline.run_job(job.id)
+    with progress_bar(f"generating {request.frames}×{request.width}×{request.height}", enabled=not as_json):
+        asset = pipeline.run_job(job.id)
     if asset is None:
-        raise HeldForReview("output quarantined by the frame safety check; held for review", job_id=job.id)
+        held = HeldForReview("output quarantined by the frame safety check; held for review", job_id=job.id)
+        if as_json:
+            emit({"status": "held", "job": job.id, "review_item": held_item(state, held)}, True)
+        raise HeldForReview(held_message(state, held), job_id=job.id)
     tmp = output.with_name(f".{output.name}.part")
     shutil.copyfile(state.artifacts.local_path(asset.video_key), tmp)
     tmp.replace(output)
@@ -387,6 +395,27 @@ def worker_cmd(
 from safety.moderation.cli import moderate_cmd  # noqa: E402
 
 app.command("moderate")(moderate_cmd)
+
+# The review queue from the command line (issue 28): its commands live in safety/review_cli.py.
+from safety.review_cli import review_app  # noqa: E402
+
+app.add_typer(review_app, name="review")
+
+
+def _version(value: bool) -> None:
+    if value:
+        from safety import __version__
+
+        typer.echo(f"sealframe {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", is_eager=True, callback=_version,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    """SealFrame: moderation, invisible watermark and signed C2PA credentials for AI video."""
 
 
 @app.command("demo")
