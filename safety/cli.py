@@ -421,17 +421,37 @@ def _root(
 @app.command("demo")
 def demo_cmd(
     out: Annotated[
-        Path | None, typer.Option(help="Folder for the demo's files (default $SEALFRAME_HOME/demo).")
+        Path | None, typer.Option(help="Folder for the demo's clips (default: the demo's home).")
+    ] = None,
+    scratch: Annotated[
+        Path | None, typer.Option(help="Scratch home to run in, cleared first (default $SEALFRAME_HOME/demo).")
+    ] = None,
+    home: Annotated[
+        Path | None, typer.Option("--home", help="Run in this SealFrame home instead of a scratch one: its keys, "
+                                  "database and audit log get the demo's prompts and clips.")
     ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Run the whole product end to end on the embedded defaults and print each stage."""
-    from safety.demo import run_demo
+    """Run the whole product end to end on the embedded defaults and print each stage.
+
+    By default everything (keys, database, review queue, audit log) lives in a scratch home of its
+    own, so the real queue, statistics and backtests never see the demo's prompts. A detector or
+    watermark miss is printed as [miss]; only a failure exits non-zero.
+    """
+    from safety.demo import prepare_scratch, run_demo, scratch_settings
 
     s = _settings()
-    stages = run_demo(out or s.home / "demo", s, echo=None if as_json else typer.echo)
+    if home is not None and scratch is not None:
+        raise BadInputError("give --home (a real home) or --scratch (a scratch one), not both")
+    if home is not None:
+        settings, where = s.model_copy(update={"home": home}), home
+    else:
+        where = prepare_scratch(scratch or s.home / "demo")
+        settings = scratch_settings(s, where)
+    stages = run_demo(out or where, settings, echo=None if as_json else typer.echo)
     if as_json:
-        emit({"stages": [st.model_dump(mode="json") for st in stages]}, True)
+        emit({"home": str(where), "scratch": home is None,
+              "stages": [st.model_dump(mode="json") for st in stages]}, True)
     if not all(st.ok for st in stages):
         raise typer.Exit(1)
 
