@@ -109,8 +109,11 @@ def watermark_embed(
         raise BadInputError(f"--payload is not hex: {payload!r}") from None
     if len(data) != 8:
         raise BadInputError(f"--payload must be 8 bytes (16 hex digits), got {len(data)} bytes")
+    from safety.progress import progress_bar
+
     video = read_video(src)
-    marked = embed(video, data, _watermark_key())
+    with progress_bar(f"embedding the watermark in {video.num_frames} frames", enabled=not as_json):
+        marked = embed(video, data, _watermark_key())
     out = write_video(marked, dst, crf=crf)
     result = {"output": str(out), "payload": data.hex(), "frames": marked.num_frames,
               "width": marked.width, "height": marked.height}

@@ -172,7 +172,10 @@ def _decide(ident: str, approve: bool, reason: str, output: Path | None, as_json
         result["job_status"] = "queued"
         human += "; job queued for the workers"
     elif run is not None:
-        asset = state.pipeline.run_job(run)
+        from safety.progress import progress_bar
+
+        with progress_bar("generating and sealing the approved prompt", enabled=not as_json):
+            asset = state.pipeline.run_job(run)
         if asset is None:
             from sqlalchemy import select
 

@@ -116,3 +116,22 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
 
     code, out, _ = cli(capsys, "--version")
     assert code == 0 and out.strip() == f"sealframe {__version__}"
+
+
+def test_progress_bar_only_at_a_terminal_and_never_under_json(monkeypatch: pytest.MonkeyPatch,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    import sys
+
+    from safety import progress
+
+    with progress.progress_bar("generating"):  # stderr is not a terminal here
+        assert progress._reporter.get() is None
+        progress.report("sampling", 1, 2)
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    with progress.progress_bar("generating", enabled=False):  # --json
+        assert progress._reporter.get() is None
+    with progress.progress_bar("generating"):
+        assert progress._reporter.get() is not None
+        progress.report("sampling", 2, 4)
+    assert progress._reporter.get() is None
+    assert capsys.readouterr().out == ""  # the bar never writes to stdout (where --json output goes)

@@ -249,4 +249,5 @@ class OnnxSTDiTGenerator:
                               request.height, request.width, request.steps, request.guidance,
                               [request.negative_prompt], sampler=self.sampler,
                               on_step=lambda i, n: report("sampling", i, n))[0]
+        report("sampled; checking, watermarking and signing", request.steps, request.steps)
         return Video(clip, FPS)
