@@ -73,7 +73,16 @@ def _card_for(weights: Path, sha256: str) -> ModelCard:
                      intended_use=str(card.get("intended_use", "")), metrics=metrics)
 
 
+def _need_torch() -> None:
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        raise ModelError("this generator runs on torch: pip install -e '.[train]' (the default generator "
+                         "needs no torch)") from None
+
+
 def load_builtin(weights: Path | None = None, device: str = "cpu") -> VideoGenerator:
+    _need_torch()
     from generator.stdit.checkpoint import sha256_file
     from generator.stdit.pipeline import STDiTGenerator
     from generator.stdit.sampler import SamplerConfig
@@ -130,6 +139,7 @@ def load_generator(spec: str | None = None, device: str = "cpu") -> VideoGenerat
     if kind in DIFFUSERS_KINDS:
         if not where:
             raise ModelError(f"{kind} needs a local weights folder: {kind}:/path/to/weights")
+        _need_torch()
         from generator.diffusers_backend import DiffusersGenerator
 
         return DiffusersGenerator.from_local(kind, Path(where), device=device)
