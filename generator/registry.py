@@ -1,7 +1,10 @@
 """Pick a generator by name: `load_generator(spec)`, spec from the argument or `$SEALFRAME_GENERATOR`.
 
-    (unset), "stdit", "builtin"        the committed STDiT weights (generator/weights/), sha256-checked
-    "stdit:/path/file.safetensors"     other STDiT weights (checked against a `<name>.card.yaml` beside them)
+    (unset), "stdit", "builtin"        the committed STDiT network as ONNX (generator/weights/*.onnx), run by
+                                       onnxruntime and sampled in numpy: no torch (generator/onnx/)
+    "stdit-torch"                      the same weights through torch (extra [train]; the reference path)
+    "stdit:/path/file.onnx"            another exported network (its `<name>.card.yaml` beside it)
+    "stdit:/path/file.safetensors"     other STDiT weights through torch (checked against the card beside them)
     "wan:/dir", "ltx:/dir", "cogvideox:/dir"   a diffusers pipeline from a local folder (extra [diffusers])
 
 Weights are registered with their hash, as open_clip's pretrained table does: the card names the
@@ -29,7 +32,7 @@ def default_weights() -> Path:
 
 
 def card_path(weights: Path) -> Path:
-    return weights.with_name(weights.name.removesuffix(".safetensors") + ".card.yaml")
+    return weights.with_name(weights.name.removesuffix(".safetensors").removesuffix(".onnx") + ".card.yaml")
 
 
 def read_card(weights: Path) -> dict[str, Any] | None:
@@ -70,7 +73,16 @@ def _card_for(weights: Path, sha256: str) -> ModelCard:
                      intended_use=str(card.get("intended_use", "")), metrics=metrics)
 
 
+def _need_torch() -> None:
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        raise ModelError("this generator runs on torch: pip install -e '.[train]' (the default generator "
+                         "needs no torch)") from None
+
+
 def load_builtin(weights: Path | None = None, device: str = "cpu") -> VideoGenerator:
+    _need_torch()
     from generator.stdit.checkpoint import sha256_file
     from generator.stdit.pipeline import STDiTGenerator
     from generator.stdit.sampler import SamplerConfig
@@ -82,18 +94,54 @@ def load_builtin(weights: Path | None = None, device: str = "cpu") -> VideoGener
     return STDiTGenerator(model, _card_for(path, sha256_file(path)), sampler=sampler)
 
 
+def load_onnx(graph: Path | None = None, threads: int = 0) -> VideoGenerator:
+    """The built-in generator on onnxruntime: the graph checked against its card's `onnx.sha256`, the
+    int8 MiniLM graph against `onnx.text_encoder_sha256`."""
+    from generator.hashing import sha256_file
+    from generator.onnx.sampler import OnnxSTDiT, OnnxSTDiTGenerator, TextCondition
+    from generator.stdit.sampler import SamplerConfig
+    from generator.text_encoder import ONNX_INT8, onnx_token_states
+
+    path = Path(graph) if graph else WEIGHTS_DIR / f"{DEFAULT_MODEL}.onnx"
+    if not path.is_file():
+        raise ModelError(f"generator graph not found: {path}")
+    card = read_card(path) or {}
+    entry = card.get("onnx") or {}
+    actual = sha256_file(path)
+    if entry.get("sha256") != actual and (entry or path.resolve().parent == WEIGHTS_DIR):
+        want = str(entry.get("sha256"))[:16]
+        raise ModelError(f"{path.name}: sha256 {actual[:16]}… does not match its card ({want}…)")
+    if "architecture" not in card:
+        raise ModelError(f"{path.name}: its card has no architecture section")
+    net = OnnxSTDiT(path, card["architecture"], threads=threads)
+    text_sha = entry.get("text_encoder_sha256")
+
+    def encode(texts: list[str]) -> TextCondition:
+        states, mask = onnx_token_states(texts, ONNX_INT8, text_sha)
+        return TextCondition.from_states(states, mask)
+
+    sampler = SamplerConfig.from_card(card.get("sampler") or {})
+    model_card = _card_for(path, actual)
+    return OnnxSTDiTGenerator(net, encode, model_card, sampler=sampler)
+
+
 def load_generator(spec: str | None = None, device: str = "cpu") -> VideoGenerator:
     """The generator named by `spec` (or `$SEALFRAME_GENERATOR`; the built-in one when both are unset)."""
     spec = spec if spec is not None else os.environ.get("SEALFRAME_GENERATOR", "")
     kind, _, where = spec.partition(":")
     kind = kind.strip().lower()
     if kind in ("", "stdit", "builtin"):
+        if not where or where.endswith(".onnx"):
+            return load_onnx(Path(where) if where else None)
+        return load_builtin(Path(where), device)
+    if kind == "stdit-torch":
         return load_builtin(Path(where) if where else None, device)
     if kind in DIFFUSERS_KINDS:
         if not where:
             raise ModelError(f"{kind} needs a local weights folder: {kind}:/path/to/weights")
+        _need_torch()
         from generator.diffusers_backend import DiffusersGenerator
 
         return DiffusersGenerator.from_local(kind, Path(where), device=device)
-    known = ", ".join(("stdit", *DIFFUSERS_KINDS))
+    known = ", ".join(("stdit", "stdit-torch", *DIFFUSERS_KINDS))
     raise ModelError(f"unknown generator {spec!r}: use one of {known} (as kind or kind:/path)")

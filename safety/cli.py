@@ -156,8 +156,11 @@ def watermark_embed(
         raise BadInputError(f"--payload is not hex: {payload!r}") from None
     if len(data) != 8:
         raise BadInputError(f"--payload must be 8 bytes (16 hex digits), got {len(data)} bytes")
+    from safety.progress import progress_bar
+
     video = read_video(src)
-    marked = embed(video, data, _watermark_key())
+    with progress_bar(f"embedding the watermark in {video.num_frames} frames", enabled=not as_json):
+        marked = embed(video, data, _watermark_key())
     out = write_video(marked, dst, crf=crf)
     result = {"output": str(out), "payload": data.hex(), "frames": marked.num_frames,
               "width": marked.width, "height": marked.height}
@@ -394,6 +397,8 @@ def generate_cmd(
     from generator.base import GenerationRequest
     from safety.api.state import AppState
     from safety.errors import HeldForReview
+    from safety.progress import progress_bar
+    from safety.review_cli import held_item, held_message
 
     if not output.parent.is_dir():
         raise BadInputError(f"{output}: output folder {output.parent} does not exist")
@@ -407,13 +412,19 @@ def generate_cmd(
     except SealFrameError as exc:
         if as_json and hasattr(exc, "decision"):
             emit({"status": "blocked" if exc.exit_code == 3 else "held", "job": getattr(exc, "job_id", None),
-                  "decision": exc.decision}, True)
+                  "review_item": held_item(state, exc), "decision": exc.decision}, True)
+        if isinstance(exc, HeldForReview):
+            raise HeldForReview(held_message(state, exc), decision=exc.decision, job_id=exc.job_id) from None
         raise
     if not as_json:
         typer.echo(f"allowed ({job.decision_id}); generating…", err=True)
-    asset = pipeline.run_job(job.id)
+    with progress_bar(f"generating {request.frames}×{request.width}×{request.height}", enabled=not as_json):
+        asset = pipeline.run_job(job.id)
     if asset is None:
-        raise HeldForReview("output quarantined by the frame safety check; held for review", job_id=job.id)
+        held = HeldForReview("output quarantined by the frame safety check; held for review", job_id=job.id)
+        if as_json:
+            emit({"status": "held", "job": job.id, "review_item": held_item(state, held)}, True)
+        raise HeldForReview(held_message(state, held), job_id=job.id)
     tmp = output.with_name(f".{output.name}.part")
     shutil.copyfile(state.artifacts.local_path(asset.video_key), tmp)
     tmp.replace(output)
@@ -469,21 +480,62 @@ from safety.moderation.cli import moderate_cmd  # noqa: E402
 
 app.command("moderate")(moderate_cmd)
 
+# The review queue from the command line (issue 28): its commands live in safety/review_cli.py.
+from safety.review_cli import review_app  # noqa: E402
+
+app.add_typer(review_app, name="review")
+
+
+def _version(value: bool) -> None:
+    if value:
+        from safety import __version__
+
+        typer.echo(f"sealframe {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", is_eager=True, callback=_version,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    """SealFrame: moderation, invisible watermark and signed C2PA credentials for AI video."""
+
 
 @app.command("demo")
 def demo_cmd(
     out: Annotated[
-        Path | None, typer.Option(help="Folder for the demo's files (default $SEALFRAME_HOME/demo).")
+        Path | None, typer.Option(help="Folder for the demo's clips (default: the demo's home).")
+    ] = None,
+    scratch: Annotated[
+        Path | None, typer.Option(help="Scratch home to run in, cleared first (default $SEALFRAME_HOME/demo).")
+    ] = None,
+    home: Annotated[
+        Path | None, typer.Option("--home", help="Run in this SealFrame home instead of a scratch one: its keys, "
+                                  "database and audit log get the demo's prompts and clips.")
     ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Run the whole product end to end on the embedded defaults and print each stage."""
-    from safety.demo import run_demo
+    """Run the whole product end to end on the embedded defaults and print each stage.
+
+    By default everything (keys, database, review queue, audit log) lives in a scratch home of its
+    own, so the real queue, statistics and backtests never see the demo's prompts. A detector or
+    watermark miss is printed as [miss]; only a failure exits non-zero.
+    """
+    from safety.demo import prepare_scratch, run_demo, scratch_settings
 
     s = _settings()
-    stages = run_demo(out or s.home / "demo", s, echo=None if as_json else typer.echo)
+    if home is not None and scratch is not None:
+        raise BadInputError("give --home (a real home) or --scratch (a scratch one), not both")
+    if home is not None:
+        settings, where = s.model_copy(update={"home": home}), home
+    else:
+        where = prepare_scratch(scratch or s.home / "demo")
+        settings = scratch_settings(s, where)
+    stages = run_demo(out or where, settings, echo=None if as_json else typer.echo)
     if as_json:
-        emit({"stages": [st.model_dump(mode="json") for st in stages]}, True)
+        emit({"home": str(where), "scratch": home is None,
+              "stages": [st.model_dump(mode="json") for st in stages]}, True)
     if not all(st.ok for st in stages):
         raise typer.Exit(1)
 

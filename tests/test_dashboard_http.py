@@ -143,7 +143,13 @@ def test_audit_page_export_and_static_assets(app_client: TestClient, sealframe_h
     sign_in(app_client, key(sealframe_home, "auditor"))
     page = app_client.get("/dashboard/audit")
     assert page.status_code == 200 and 'id="chain-status">intact<' in page.text
-    assert "dashboard.signin" in page.text  # the sign-in itself is an audit event
+    # The sign-in itself is an audit event: hidden from the table by default, offered as a filter.
+    assert 'data-kind="dashboard.signin"' not in page.text and "1 sign-in event hidden" in page.text
+    assert 'value="dashboard.signin"' in page.text
+    shown = app_client.get("/dashboard/audit?signins=1")
+    assert 'data-kind="dashboard.signin"' in shown.text and "signed in" in shown.text
+    only = app_client.get("/dashboard/audit", params={"kind": "dashboard.signin"})
+    assert only.text.count("<tr data-kind=") == only.text.count('data-kind="dashboard.signin"') >= 1
     csv = app_client.get("/dashboard/audit/export.csv")
     assert csv.status_code == 200 and csv.text.startswith("seq,ts,kind")
     assert "attachment" in csv.headers["content-disposition"]
@@ -188,3 +194,20 @@ def test_statistics_count_per_day_category_and_overturns(sealframe_home: Path) -
     svg = stacked_bars("t <x>", st.days, st.per_category, st.categories)
     assert svg.count("<rect") == 3 and "t &lt;x&gt;" in svg and "style=" not in svg
     assert lines("r", st.days, {"a": [None, 10.0, 20.0, None, None, 50.0, 60.0]}, ["a"]).count("<polyline") == 2
+
+
+def test_wording_of_reasons_and_events() -> None:
+    from safety.api.dashboard.wording import event_summary, explain_reason
+
+    info = {"intellectual_property": ("Intellectual property", 0.5, 0.8, "review")}
+    text = explain_reason("intellectual_property: review — score 0.99 ≥ block 0.80 (rule 'copyrighted character' "
+                          "(copyrighted_character: mickey mouse), classifier 0.99)", info)
+    assert text.startswith("Intellectual property: held for review. Score 0.99 reaches the block threshold 0.80, "
+                           "but this category is never blocked, only sent to review.")
+    assert "copyrighted character" in text and "≥" not in text
+    assert explain_reason("no category reached its review threshold", info) == (
+        "no category reached its review threshold")
+    payload = '{"action":"review","categories":{"hate_harassment":0.01,"intellectual_property":0.99}}'
+    assert event_summary("moderation.decision", payload, info) == "review · top category: Intellectual property 0.99"
+    assert event_summary("review.approved", {"kind": "prompt", "reason": "licensed"}, info) == (
+        "approved prompt item: “licensed”")

@@ -686,10 +686,15 @@ def test_committed_default_weights_match_their_card_and_generate() -> None:
     assert card is not None and weights.stat().st_size <= 25 * 2**20
     assert sha256_file(weights) == card["sha256"]
     assert {"config", "steps", "wall_minutes"} <= set(card["training"]) and card["metrics"]
-    gen = load_generator()
+    gen = load_generator("stdit-torch")
     assert gen.card.weights_sha256 == card["sha256"] and gen.card.id == card["id"]
+    # The served default is the ONNX export of the same weights, under the same card.
+    served = load_generator()
+    assert served.card.weights_sha256 == card["onnx"]["sha256"] and served.card.id == card["id"]
+    assert card["onnx"]["exported_from"] == card["sha256"]
+    assert weights.with_suffix(".onnx").stat().st_size <= 25 * 2**20
     # The card's sampler settings are the ones the built-in generator samples with.
-    assert isinstance(gen, STDiTGenerator)
+    assert isinstance(gen, STDiTGenerator) and served.sampler == gen.sampler  # type: ignore[attr-defined]
     section = card["sampler"]
     assert (gen.sampler.shift, gen.sampler.eta, gen.sampler.early_scale, gen.sampler.early_t) == (
         section["shift"], section["eta"], section["early_scale"], section["early_t"])

@@ -60,9 +60,10 @@ def score(reading: ClipReading, spec: ClipSpec) -> dict[str, bool]:
             "motion": reading.motion == m.motion}
 
 
-def evaluate(model: torch.nn.Module, n: int = 240, steps: int = 20, guidance: float = 4.0, batch: int = 8,
+def evaluate(model: torch.nn.Module | None, n: int = 240, steps: int = 20, guidance: float = 4.0, batch: int = 8,
              sampler: SamplerConfig | None = None, frames: int = 16, size: int = 64, quiet: bool = False,
-             offset: int = 0) -> dict[str, Any]:
+             offset: int = 0, onnx: Any = None) -> dict[str, Any]:
+    """`onnx`: an `OnnxSTDiTGenerator` to evaluate the served path (ONNX network, int8 text) instead of `model`."""
     sampler = replace(sampler or SamplerConfig(), steps=steps)
     specs = heldout_specs(n, offset)
     rng = np.random.default_rng(1234)
@@ -71,8 +72,14 @@ def evaluate(model: torch.nn.Module, n: int = 240, steps: int = 20, guidance: fl
     t0 = time.time()
     for start in range(0, n, batch):
         chunk = specs[start:start + batch]
-        clips = generate_clips(model, [s.caption for s in chunk], [s.seed for s in chunk], frames, size, size,
-                               steps, guidance, sampler=sampler)
+        if onnx is not None:
+            from generator.onnx.sampler import generate_clips as onnx_clips
+
+            clips = onnx_clips(onnx.net, onnx.encode, [s.caption for s in chunk], [s.seed for s in chunk], frames,
+                               size, size, steps, guidance, sampler=sampler)
+        else:
+            clips = generate_clips(model, [s.caption for s in chunk], [s.seed for s in chunk], frames, size, size,
+                                   steps, guidance, sampler=sampler)
         for clip, spec in zip(clips, chunk, strict=True):
             rows["ours"].append(score(read_clip(clip), spec))
             consist["ours"].append(frame_consistency(clip))
@@ -87,6 +94,7 @@ def evaluate(model: torch.nn.Module, n: int = 240, steps: int = 20, guidance: fl
             print(f"  {done}/{n}  colour {acc['colour']:.2f} shape {acc['shape']:.2f} motion {acc['motion']:.2f}"
                   f"  ({time.time() - t0:.0f}s)", flush=True)
     result: dict[str, Any] = {"n_prompts": n, "offset": offset, "steps": steps, "guidance": guidance,
+                              "path": "onnx (int8 text)" if onnx is not None else "torch (float32 text)",
                               "sampler": sampler.to_card(),
                               "frames": frames, "size": size, "seconds": round(time.time() - t0, 1)}
     for who, rs in rows.items():
@@ -213,6 +221,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--offset", type=int, default=0,
                     help="first held-out prompt (tune sampler settings on another offset than you report)")
     ap.add_argument("--json", type=Path, default=None, help="also write the result here")
+    ap.add_argument("--onnx", action="store_true",
+                    help="evaluate the served path: the committed ONNX graph with the int8 text encoder")
     ap.add_argument("--contact-sheet", type=Path, default=None, help="also write a contact sheet PNG here")
     ap.add_argument("--probe", action="store_true",
                     help="only the layout probe (x0 from near-pure noise; seconds), not the full evaluation")
@@ -229,7 +239,12 @@ def main(argv: list[str] | None = None) -> None:
         print(json.dumps(shape_probe(model, swap=args.swap)))
         return
     sampler = SamplerConfig.from_args(args)
-    result = evaluate(model, args.n, args.steps, args.guidance, args.batch, sampler, offset=args.offset)
+    onnx = None
+    if args.onnx:
+        from generator.registry import load_onnx
+
+        onnx = load_onnx()
+    result = evaluate(model, args.n, args.steps, args.guidance, args.batch, sampler, offset=args.offset, onnx=onnx)
     print(format_table(result))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -382,17 +382,20 @@ class STDiT(nn.Module):
         text: torch.Tensor,
         text_mask: torch.Tensor,
         pooled: torch.Tensor,
+        geometry: tuple[torch.Tensor, ...] | None = None,
     ) -> torch.Tensor:
-        cfg = self.config
+        """`geometry` (default `self.geometry(grid)`) is passed in by the ONNX export, where it is an
+        input: the traced graph then serves every clip size."""
         tokens, grid = self.patchify(x)
         gt, gh, gw = grid
-        head_dim = cfg.hidden // cfg.heads
-        rope_s = tuple(r.to(x.device) for r in rope_2d(gh, gw, head_dim))
-        rope_t = tuple(r.to(x.device) for r in rope_1d(gt, head_dim))
+        if geometry is None:
+            geometry = tuple(g.to(x.device) for g in self.geometry(grid))  # type: ignore[assignment]
+        assert geometry is not None
+        rope_s, rope_t = (geometry[0], geometry[1]), (geometry[2], geometry[3])
         h = self.x_embed(tokens)
         c = self.t_embed(t) + self.pooled_proj(pooled)
         if self.pos_proj is not None or self.pos_cond is not None or self.layout is not None:
-            feats = abs_position_features(grid).to(h.device, h.dtype)
+            feats = geometry[4].to(h.device, h.dtype)
             if self.pos_proj is not None:
                 h = h + self.pos_proj(feats)
             if self.pos_cond is not None:
@@ -403,6 +406,13 @@ class STDiT(nn.Module):
         for block in self.blocks:
             h = block(h, c, (gt, gh * gw), rope_s, rope_t, txt, text_mask)  # type: ignore[arg-type]
         return self.unpatchify(self.final(h, c), grid)
+
+    def geometry(self, grid: tuple[int, int, int]) -> tuple[torch.Tensor, ...]:
+        """What depends on the token grid alone: spatial RoPE cos/sin (H'·W', hd/2), temporal RoPE
+        cos/sin (T', hd/2) and the absolute position features (T'·H'·W', 48)."""
+        gt, gh, gw = grid
+        head_dim = self.config.hidden // self.config.heads
+        return (*rope_2d(gh, gw, head_dim), *rope_1d(gt, head_dim), abs_position_features(grid))
 
     def token_grid(self, frames: int, height: int, width: int) -> tuple[int, int, int]:
         cfg = self.config
@@ -423,9 +433,10 @@ class STDiT(nn.Module):
         text: torch.Tensor,
         text_mask: torch.Tensor,
         pooled: torch.Tensor,
+        geometry: tuple[torch.Tensor, ...] | None = None,
     ) -> torch.Tensor:
         """The flow velocity, whatever the head predicts (the objective and sampler only see this)."""
-        out = self(x, t, text, text_mask, pooled)
+        out = self(x, t, text, text_mask, pooled, geometry)
         if self.config.prediction == "velocity":
             return out
         return x0_to_velocity(out, x, t)

@@ -39,9 +39,10 @@ class ClipNoise:
 @torch.no_grad()
 def generate_clips(model: STDiT, prompts: list[str], seeds: list[int], frames: int, height: int, width: int,
                    steps: int = 20, guidance: float = 4.0, negative_prompts: list[str] | None = None,
-                   sampler: SamplerConfig | None = None) -> np.ndarray:
+                   sampler: SamplerConfig | None = None, pixels: bool = True) -> np.ndarray:
     """Sample a batch: uint8 array (B, T, H, W, 3). Each clip depends only on its prompt and seed.
-    `steps` overrides `sampler.steps` (default sampler: plain Euler, constant guidance)."""
+    `steps` overrides `sampler.steps` (default sampler: plain Euler, constant guidance). `pixels=False`:
+    the model-space float32 clips (B, C, T, H, W) instead."""
     dev = next(model.parameters()).device
     cfg = model.config
     if frames % cfg.patch_t or height % cfg.patch_h or width % cfg.patch_w:
@@ -68,7 +69,7 @@ def generate_clips(model: STDiT, prompts: list[str], seeds: list[int], frames: i
     else:
         velocity = guided(both, guidance, config.early_scale, config.early_t)
     x = sample(velocity, noise, config, step_noise=streams)
-    return to_pixels(x)
+    return to_pixels(x) if pixels else x.float().cpu().numpy()
 
 
 def to_pixels(x: torch.Tensor) -> np.ndarray:

@@ -19,11 +19,12 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
+if TYPE_CHECKING:  # torch is imported where it runs: `SamplerConfig` serves the torch-free sampler too
+    import torch
 
-VelocityFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+VelocityFn = Callable[["torch.Tensor", "torch.Tensor"], "torch.Tensor"]
 
 
 @dataclass(frozen=True)
@@ -88,23 +89,34 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--early-t", type=float, default=1.0)
 
 
-StepNoise = Callable[[], torch.Tensor]
+StepNoise = Callable[[], "torch.Tensor"]
 """Fresh unit Gaussian noise shaped like the batch (drawn per clip, so a clip depends on its seed alone)."""
 
 
 def timesteps(steps: int, shift: float = 1.0) -> torch.Tensor:
     """steps + 1 times from 1 down to 0."""
+    import torch
+
     t = torch.linspace(1.0, 0.0, steps + 1)
     return shift * t / (1 + (shift - 1) * t)
 
 
-@torch.no_grad()
 def sample(velocity: VelocityFn, noise: torch.Tensor, config: SamplerConfig,
            step_noise: StepNoise | None = None) -> torch.Tensor:
     """Integrate dx/dt = velocity(x, t) from t = 1 (x = noise) to t = 0.
 
     With `config.eta` > 0, steps inside `config.eta_band` renew that share of the noise, drawn from
     `step_noise` (default: the global torch generator)."""
+    import torch
+
+    with torch.no_grad():
+        return _sample(velocity, noise, config, step_noise)
+
+
+def _sample(velocity: VelocityFn, noise: torch.Tensor, config: SamplerConfig,
+            step_noise: StepNoise | None = None) -> torch.Tensor:
+    import torch
+
     config.validate()
     draw = step_noise or (lambda: torch.randn_like(noise))
     ts = timesteps(config.steps, config.shift)
@@ -136,6 +148,8 @@ def guided(velocity_cond_uncond: Callable[[torch.Tensor, torch.Tensor], tuple[to
     pushed g times away from the unconditional one, and with g = 4 that saturates into a sharp disk
     whatever the shape word; the path then keeps the disk (docs/generator.md, item 7). Guidance in a
     limited interval is Kynkäänniemi et al. 2024's finding for images too."""
+
+    import torch
 
     def fn(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         vc, vu = velocity_cond_uncond(x, t)

@@ -41,6 +41,7 @@ from safety.api.dashboard.session import (
 )
 from safety.api.dashboard.stats import compute as compute_stats
 from safety.api.dashboard.stats import top_category
+from safety.api.dashboard.wording import HIDDEN_BY_DEFAULT, event_summary, explain_reason
 from safety.api.routes.verifications import upload_chunks, upload_suffix
 from safety.api.state import AppState
 from safety.api.uploads import save_stream, upload_dir
@@ -284,18 +285,19 @@ def static(name: str) -> Response:
 
 
 # -- review queue --------------------------------------------------------------------------------------
-def _category_info(state: AppState) -> dict[str, tuple[str, float | None, float | None]]:
-    """Category id → (title, review threshold, block threshold) from the configured policy pack."""
+def _category_info(state: AppState) -> dict[str, tuple[str, float | None, float | None, str]]:
+    """Category id → (title, review threshold, block threshold, highest action) from the configured pack."""
     from policies import load_policy
 
     try:
         pack = load_policy(state.settings.policy).pack
     except Exception:
         return {}
-    out: dict[str, tuple[str, float | None, float | None]] = {}
+    out: dict[str, tuple[str, float | None, float | None, str]] = {}
     for c in pack.categories:
         th = getattr(c, "thresholds", None)
-        out[c.id] = (c.title, getattr(th, "review", None), getattr(th, "block", None))
+        out[c.id] = (c.title, getattr(th, "review", None), getattr(th, "block", None),
+                     str(getattr(c, "max_action", "block")))
     return out
 
 
@@ -318,7 +320,7 @@ def _queue_page(request: Request, viewer: Viewer, status: str, status_code: int 
         just = s.get(ReviewItem, decided) if decided else None
         done = {"id": just.id, "status": just.status, "reason": just.reason} if just else None
     return render(request, "queue.html", status_code=status_code, viewer=viewer, items=items, status=status,
-                  error=error, done=done, info=_category_info(state))
+                  error=error, done=done, info=_category_info(state), explain=explain_reason)
 
 
 @router.get("/queue")
@@ -452,16 +454,38 @@ def policy_packs(state: AppState) -> dict[str, Path]:
     return packs
 
 
+AUDIT_ROWS = 50
+AUDIT_SCAN = 5000
+
+
 async def _audit_page(request: Request, viewer: Viewer, status: int = 200, **context: Any) -> Response:
+    """The chain, the backtest and the latest events, filtered by kind (?kind=…, repeatable; sign-ins are
+    hidden unless ?signins=1 or asked for by kind)."""
     state = _state(request)
     chain = await run_in_threadpool(state.audit.verify)
-    events = await run_in_threadpool(
-        lambda: [{"seq": e.seq, "ts": e.ts, "kind": e.kind, "subject": e.subject, "payload": e.payload}
-                 for e in state.audit.iter_events(after=max(0, chain.head_seq - 40))])
-    events.reverse()
+    chosen = [k for k in request.query_params.getlist("kind") if k]
+    signins = request.query_params.get("signins") == "1"
+    info = _category_info(state)
+
+    def load() -> tuple[list[dict[str, Any]], list[str], int]:
+        rows, kinds, hidden = [], set(), 0
+        for e in state.audit.iter_events(after=max(0, chain.head_seq - AUDIT_SCAN)):
+            kinds.add(e.kind)
+            if chosen and e.kind not in chosen:
+                continue
+            if not chosen and not signins and e.kind in HIDDEN_BY_DEFAULT:
+                hidden += 1
+                continue
+            rows.append({"seq": e.seq, "ts": e.ts, "kind": e.kind, "subject": e.subject, "payload": e.payload,
+                         "summary": event_summary(e.kind, e.payload, info)})
+        rows = rows[-AUDIT_ROWS:]
+        rows.reverse()
+        return rows, sorted(kinds), hidden
+
+    events, kinds, hidden = await run_in_threadpool(load)
     return render(request, "audit.html", status_code=status, viewer=viewer, chain=chain, events=events,
-                  packs=list(policy_packs(state)), info=_category_info(state),
-                  **{"backtest": None, "chosen": None, "error": None, **context})
+                  packs=list(policy_packs(state)), info=info, kinds=kinds, chosen_kinds=chosen, signins=signins,
+                  hidden_signins=hidden, **{"backtest": None, "chosen": None, "error": None, **context})
 
 
 @router.get("/audit")
