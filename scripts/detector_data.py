@@ -172,10 +172,11 @@ def repo_blobs(gitdir: Path) -> Iterator[tuple[str, str, str]]:
                 yield blob, path, commit
 
 
-def decode(data: bytes, max_frames: int = 240, max_short: int = 480) -> tuple[np.ndarray, float]:
-    """RGB frames (T, H, W, 3) and frames per second; GIF frame durations give the rate.
+def decode(data: bytes, max_frames: int = 240, max_short: int = 480, every: int = 1) -> tuple[np.ndarray, float]:
+    """RGB frames (T, H, W, 3) and the source's frames per second; GIF frame durations give the rate.
 
-    Frames whose short side exceeds `max_short` are brought down to it (area) as they are decoded,
+    Only every `every`-th frame is converted and kept (the frame-rate conversion, done while decoding);
+    frames whose short side exceeds `max_short` are brought down to it (area) as they are decoded,
     so a long 1080p source never holds more than a few hundred MB.
     """
     import av
@@ -186,14 +187,16 @@ def decode(data: bytes, max_frames: int = 240, max_short: int = 480) -> tuple[np
     with av.open(io.BytesIO(data)) as c:
         s = c.streams.video[0]
         rate = float(s.average_rate) if s.average_rate else 0.0
-        for fr in c.decode(s):
+        for i, fr in enumerate(c.decode(s)):
+            if fr.duration and fr.time_base:
+                durations.append(float(fr.duration * fr.time_base))
+            if i % every:
+                continue
             a = fr.to_ndarray(format="rgb24")
             if min(a.shape[:2]) > max_short:
                 k = max_short / min(a.shape[:2])
                 a = cv2.resize(a, (round(a.shape[1] * k), round(a.shape[0] * k)), interpolation=cv2.INTER_AREA)
             frames.append(a)
-            if fr.duration and fr.time_base:
-                durations.append(float(fr.duration * fr.time_base))
             if len(frames) >= max_frames:
                 break
     if not frames:
@@ -219,13 +222,6 @@ def gif_round_trip(frames: np.ndarray) -> np.ndarray:
                                          dither=Image.Dither.FLOYDSTEINBERG)
         out[i] = np.asarray(im.convert("RGB"))
     return out
-
-
-def resample(frames: np.ndarray, fps: float, target: float) -> np.ndarray:
-    if target >= fps * 0.95:
-        return frames
-    idx = np.unique(np.floor(np.arange(0, len(frames), fps / target)).astype(int))
-    return frames[idx[idx < len(frames)]]
 
 
 def resize_crop(frames: np.ndarray, short: int = SHORT_SIDE) -> np.ndarray:
@@ -341,8 +337,12 @@ def process(it: Item, out: Path, rates: np.ndarray, p_gif: float, n: int, segmen
     """Decode one source, put it through the chain, write its clips and a record (card row, index rows)."""
     rng = np.random.default_rng(int(it.key, 16))
     rec: dict[str, object] = {"card": None, "clips": []}
+    target = float(rng.choice(rates))
     try:
-        frames, fps = decode(it.load())
+        data = it.load()
+        fps0 = decode(data, max_frames=2)[1]
+        every = max(1, int(fps0 / target + 0.25)) if target < fps0 * 0.95 else 1
+        frames, fps = decode(data, max_frames=n * (segments if it.label == "real" else 2), every=every)
     except Exception as exc:
         print(f"skip {it.repo}:{it.path}: {type(exc).__name__}: {str(exc)[:80]}", flush=True)
         (done_dir / f"{it.key}.json").write_text(json.dumps(rec))
@@ -353,11 +353,11 @@ def process(it: Item, out: Path, rates: np.ndarray, p_gif: float, n: int, segmen
         return
     h, w = frames.shape[1:3]
     rec["card"] = {"repo": it.repo, "commit": it.commit, "path": it.path, "generator": it.generator,
-                   "label": it.label, "role": it.role, "resolution": f"{w}x{h}", "frames": str(len(frames)),
+                   "label": it.label, "role": it.role, "resolution": f"{w}x{h}",
+                   "frames_read": str(len(frames) * every),
                    "fps": f"{fps:.2f}", "licence": it.licence}
-    target = float(rng.choice(rates))
-    x = resample(frames, fps, target)
-    new_fps = min(fps, target)
+    x = frames
+    new_fps = fps / every
     if not it.is_gif and rng.random() < p_gif:
         x = gif_round_trip(x)
     x = resize_crop(x)
@@ -452,7 +452,9 @@ def main(argv: list[str] | None = None) -> int:
     k, n_shards = (int(v) for v in args.shard.split("/"))
     done_dir = out / "items"
     done_dir.mkdir(parents=True, exist_ok=True)
-    for i, it in enumerate(items):  # pass 2: one source at a time, resumable, sharded
+    order = sorted(range(len(items)), key=lambda i: (items[i].label != "real", items[i].role != "train", i))
+    for i in order:  # pass 2: one source at a time (real footage first), resumable, sharded
+        it = items[i]
         if i % n_shards != k or (done_dir / f"{it.key}.json").exists():
             continue
         process(it, out, rates, p_gif, args.frames, args.segments, done_dir)
