@@ -6,7 +6,9 @@ Writes `--clips` 1280×720 H.264 uploads (3 s at 25 fps, a moving, textured scen
 folder, then scores them with `Detector.from_card` exactly as `sealframe detect` does (decode
 through `safety.media.read_video` with the card's `max_read`, resize, centre crop, onnxruntime),
 one upload at a time and in one batch. It also times the decode alone, and the decode the
-previous runtime did (128 frames). Prints a table and writes benchmarks/results/detector_e2e.json
+previous runtime did (128 frames). Beside wall-clock clips/s it reports CPU seconds per clip
+(this process, all its threads): on a shared machine wall-clock figures depend on the load, the
+CPU cost does not. Prints a table and writes benchmarks/results/detector_e2e.json
 (git-ignored) with the load average: on a shared machine the figures are pessimistic.
 """
 
@@ -41,15 +43,21 @@ def make_upload(path: Path, seed: int, seconds: float = 3.0, fps: int = 25) -> P
     return write_video(Video(frames, float(fps)), path, crf=23)
 
 
-def timed(fn: object, repeats: int) -> float:
+def timed(fn: object, repeats: int) -> tuple[float, float]:
+    """(median wall seconds, median CPU seconds of this process) of one call."""
     assert callable(fn)
     fn()
-    times = []
+    wall, cpu = [], []
     for _ in range(repeats):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         fn()
-        times.append(time.perf_counter() - t0)
-    return float(np.median(times))
+        wall.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
+    return float(np.median(wall)), float(np.median(cpu))
+
+
+def row(engine: str, mode: str, n: int, t: tuple[float, float]) -> dict[str, object]:
+    return {"engine": engine, "mode": mode, "clips_per_s": round(n / t[0], 2), "cpu_s_per_clip": round(t[1] / n, 3)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -71,24 +79,21 @@ def main(argv: list[str] | None = None) -> int:
         for prov in providers:
             det = Detector.from_card(args.card, providers=prov, threads=args.threads)
             engine = det.providers[0]
-            s = timed(lambda d=det: [d.score_path(p) for p in paths], args.repeats)
-            rows.append({"engine": engine, "mode": "one upload at a time", "clips_per_s": round(len(paths) / s, 2)})
-            s = timed(lambda d=det: d.score_paths(paths), args.repeats)
-            rows.append({"engine": engine, "mode": "one batch", "clips_per_s": round(len(paths) / s, 2)})
+            n = len(paths)
+            rows.append(row(engine, "one upload at a time", n,
+                            timed(lambda d=det: [d.score_path(p) for p in paths], args.repeats)))
+            rows.append(row(engine, "one batch", n, timed(lambda d=det: d.score_paths(paths), args.repeats)))
             vids = [det.read(p) for p in paths]
-            s = timed(lambda d=det, v=vids: d.score_videos(v), args.repeats)
-            rows.append({"engine": engine, "mode": "network + resize only (decoded)",
-                         "clips_per_s": round(len(paths) / s, 2)})
-        s = timed(lambda: [read_video(p, max_frames=det.sampling.max_read) for p in paths], args.repeats)
-        rows.append({"engine": "-", "mode": f"decode only, {det.sampling.max_read} frames",
-                     "clips_per_s": round(len(paths) / s, 2)})
-        s = timed(lambda: [read_video(p, max_frames=128) for p in paths], 1)
-        rows.append({"engine": "-", "mode": "decode only, 128 frames (previous runtime)",
-                     "clips_per_s": round(len(paths) / s, 2)})
+            rows.append(row(engine, "network + resize only (decoded)", n,
+                            timed(lambda d=det, v=vids: d.score_videos(v), args.repeats)))
+        rows.append(row("-", f"decode only, {det.sampling.max_read} frames", n,
+                        timed(lambda: [read_video(p, max_frames=det.sampling.max_read) for p in paths], args.repeats)))
+        rows.append(row("-", "decode only, 128 frames (previous runtime)", n,
+                        timed(lambda: [read_video(p, max_frames=128) for p in paths], 1)))
     load = os.getloadavg()
-    print(f"{'engine':26s} {'mode':42s} {'clips/s':>8s}")
+    print(f"{'engine':26s} {'mode':42s} {'clips/s':>8s} {'CPU s/clip':>10s}")
     for r in rows:
-        print(f"{r['engine']:26s} {r['mode']:42s} {r['clips_per_s']:>8.2f}")
+        print(f"{r['engine']:26s} {r['mode']:42s} {r['clips_per_s']:>8.2f} {r['cpu_s_per_clip']:>10.3f}")
     print(f"model {det.model_id}; 1280×720 H.264 uploads; load average {load[0]:.2f} on {os.cpu_count()} CPUs, "
           f"{args.threads} threads")
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -117,10 +117,21 @@ def load(data: Path) -> dict[str, Any]:
         rows = [c for p in sorted((data / "items").glob("*.json")) for c in json.loads(p.read_text())["clips"]]
     out: dict[str, Any] = {"rows": rows}
     present = np.ones(len(rows), dtype=bool)
-    for cond in CONDITIONS:
-        f, p = load_features(data, cond, rows)
-        out[cond] = stats(f)
-        present &= p
+    cache = data / "features" / "stats-cache.npz"
+    files = np.array([r["file"] for r in rows])
+    if cache.exists() and cache.stat().st_mtime > max(p.stat().st_mtime for p in (data / "features").rglob("*.npz")
+                                                      if p != cache):
+        z = np.load(cache)
+        if list(z["files"]) == list(files):
+            for cond in CONDITIONS:
+                out[cond] = z[cond]
+            present = z["present"]
+    if CONDITIONS[0] not in out:
+        for cond in CONDITIONS:
+            f, p = load_features(data, cond, rows)
+            out[cond] = stats(f)
+            present &= p
+        np.savez(cache, files=files, present=present, **{c: out[c] for c in CONDITIONS})
     out["present"] = present
     out["y"] = np.array([int(r["label"]) for r in rows])
     out["gen"] = np.array([r["generator"] for r in rows])

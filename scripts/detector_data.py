@@ -98,7 +98,8 @@ SOURCES: tuple[Source, ...] = (
                                               r"poses_skeleton|depth_videos|pose_", "skip"), (SKIP_COMMON, "skip"))),
     Source("omerbt/TokenFlow", "tokenflow", "train", "MIT", ((r"^data/", "real"), (SKIP_COMMON, "skip"))),
     Source("showlab/Tune-A-Video", "tune-a-video", "train", "Apache-2.0", ((r"^data/", "real"),), "skip"),
-    Source("ExponentialML/Text-To-Video-Finetuning", "t2v-finetuning", "train", "MIT", (), "real"),
+    Source("ExponentialML/Text-To-Video-Finetuning", "t2v-finetuning", "train", "MIT",
+           ((r"A dog is running", "synthetic"),), "real"),
     Source("aigc-apps/EasyAnimate", "easyanimate", "train", "Apache-2.0", ((r"pose", "skip"),)),
     # ---- real camera footage shipped by vision libraries (training side) ----
     Source("facebookresearch/co-tracker", "co-tracker", "train", "CC-BY-NC-4.0",
@@ -421,6 +422,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--segments", type=int, default=6, help="most clips cut from one real source")
     ap.add_argument("--card", default="detector/weights/data_card.csv")
     ap.add_argument("--shard", default="0/1", help="k/n: process every n-th source from the k-th (0 merges)")
+    ap.add_argument("--merge", action="store_true", help="write index and card from the sources done so far")
     ap.add_argument("--relabel", action="store_true",
                     help="only re-apply SOURCES' rules and the split to an existing index and card")
     args = ap.parse_args(argv)
@@ -452,22 +454,26 @@ def main(argv: list[str] | None = None) -> int:
     k, n_shards = (int(v) for v in args.shard.split("/"))
     done_dir = out / "items"
     done_dir.mkdir(parents=True, exist_ok=True)
-    order = sorted(range(len(items)), key=lambda i: (items[i].label != "real", items[i].role != "train", i))
-    for i in order:  # pass 2: one source at a time (real footage first), resumable, sharded
+    order = sorted(range(len(items)), key=lambda i: (items[i].role != "heldout", items[i].label != "real", i))
+    for i in [] if args.merge else order:  # pass 2: held-out, then real, then the rest; resumable, sharded
         it = items[i]
         if i % n_shards != k or (done_dir / f"{it.key}.json").exists():
             continue
         process(it, out, rates, p_gif, args.frames, args.segments, done_dir)
-    if k != 0:
+    if k != 0 and not args.merge:
         return 0
-    while any(not (done_dir / f"{it.key}.json").exists() for it in items):
+    while not args.merge and any(not (done_dir / f"{it.key}.json").exists() for it in items):
         time.sleep(10)  # shard 0 merges once every shard is done
     card_rows: list[dict[str, str]] = []
     index_rows: list[dict[str, str]] = []
     for it in items:
+        if not (done_dir / f"{it.key}.json").exists():
+            continue  # --merge before every source is done: the card says what is in
         rec = json.loads((done_dir / f"{it.key}.json").read_text())
         if rec.get("card"):
-            card_rows.append(rec["card"])
+            row = dict(rec["card"])
+            row["frames_read"] = row.pop("frames", row.get("frames_read", ""))
+            card_rows.append(row)
             index_rows += rec["clips"]
     with open(out / "index.csv", "w", newline="") as f:
         wr = csv.DictWriter(f, fieldnames=list(index_rows[0]))
@@ -480,7 +486,7 @@ def main(argv: list[str] | None = None) -> int:
         wr.writeheader()
         wr.writerows(card_rows)
     print(f"wrote {len(index_rows)} clips to {out}, card {card}", flush=True)
-    return 0
+    return relabel(out / "index.csv", card)  # records written before a rule changed follow the rules
 
 
 if __name__ == "__main__":
