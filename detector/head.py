@@ -266,9 +266,6 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-if __name__ == "__main__":
-    raise SystemExit(main())
-
 
 def install(head_npz: Path, report: dict[str, Any], weights_dir: Path, name: str = "sealframe-det-lite0",
             frames: int = 8, size: int = 224, data_counts: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -367,3 +364,7 @@ def card_markdown(card: dict[str, Any]) -> str:
     for r in card["calibration"]["reliability"]:
         lines.append(f"| {r['bin']} | {r['n']} | {r['mean_score']} | {r['fraction_synthetic']} |")
     return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -183,7 +183,8 @@ def test_chain_treats_both_classes_alike(tmp_path: Path) -> None:
         dd.process(it, tmp_path / label, np.array([8.0]), 0.0, 8, 6, tmp_path / label / "items")
         files = sorted((tmp_path / label).rglob("*.mp4"))
         out[label] = [read_video(f) for f in files]
-    for label, vids in out.items():
-        assert all(min(v.height, v.width) == dd.SHORT_SIDE and v.fps == pytest.approx(8.0) for v in vids), label
+    for label, vids in out.items():  # 25 fps thinned to every 3rd frame (target 8), short side 256, both classes
+        assert vids and all(min(v.height, v.width) == dd.SHORT_SIDE and v.fps == pytest.approx(25 / 3, rel=1e-3)
+                            for v in vids), label
     q = dd.gif_round_trip(frames[:2])
     assert len(np.unique(q[0].reshape(-1, 3), axis=0)) <= 256
