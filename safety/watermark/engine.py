@@ -39,8 +39,8 @@ from pydantic import BaseModel, ConfigDict, field_serializer
 from safety.errors import WatermarkError
 from safety.media import Video
 from safety.watermark import codec, scene
-from safety.watermark.attacks import h264, rescale
 from safety.watermark.keys import check_key, keyed_rng
+from safety.watermark.transcode import h264_round_trip, rescale_round_trip
 
 ALGORITHM = "io.sealframe.video-watermark.1"
 SAMPLES_PER_CELL = 4
@@ -306,9 +306,9 @@ def _trial_score(marked: Video, payload: bytes, key: bytes, config: WatermarkCon
     plain mean's code bits at the unattacked geometry after CRF 23 and 28) chose differently on 3 of
     the benchmark's 11 clips with several candidates; on astronaut 256² it kept the 128 grid, whose
     2-px cells a 0.5× downscale erases, over the 64 grid that the reader finds after both."""
-    encoded = h264(config.trial_crf, x264_params=TRIAL_X264)(marked)
+    encoded = h264_round_trip(marked, config.trial_crf, x264_params=TRIAL_X264)
     margins, errors = [], 0
-    for attacked in (encoded, rescale(config.trial_scale)(encoded)):
+    for attacked in (encoded, rescale_round_trip(encoded, config.trial_scale)):
         result = read(attacked.frames, key, config, attacked.picture_types, search=False).result
         if result.found and result.payload == payload and result.bit_errors is not None:
             margins.append(min(-math.log10(max(result.p_value, 1e-300)), config.trial_cap))
