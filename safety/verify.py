@@ -98,7 +98,7 @@ class Verifier:
         p = Path(path)
         provenance = read_provenance(p, self.trust_anchors)
         video = read_video(p, max_frames=VERIFY_FRAMES)
-        watermark = self.read_watermark(video)
+        watermark = self.read_watermark_file(p)
         match = self._lookup(watermark, provenance)
         detector = self._detect(video)
         verdict, summary, reasons = decide(provenance, watermark, match, detector)
@@ -113,6 +113,18 @@ class Verifier:
             r = extract(video, self.watermark_key)
         except SealFrameError as exc:
             # A clip too small or flat to carry a mark is "not found", reported with its reason.
+            return WatermarkSignal(status="error", error=str(exc))
+        return WatermarkSignal(found=r.found, payload=r.payload.hex() if r.found and r.payload else None,
+                               confidence=r.confidence, p_value=r.p_value)
+
+    def read_watermark_file(self, path: Path) -> WatermarkSignal:
+        """Our watermark anywhere in the file: its first frames, and bounded windows across the whole
+        video (`safety.watermark.stream.extract_sampled`), so a marked segment inside a longer video is found."""
+        from safety.watermark.stream import extract_sampled
+
+        try:
+            r = extract_sampled(path, self.watermark_key).result
+        except SealFrameError as exc:
             return WatermarkSignal(status="error", error=str(exc))
         return WatermarkSignal(found=r.found, payload=r.payload.hex() if r.found and r.payload else None,
                                confidence=r.confidence, p_value=r.p_value)

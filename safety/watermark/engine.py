@@ -27,10 +27,10 @@ mask before they modulate the chips.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
-from typing import Any
+from typing import Any, Protocol
 
 import cv2
 import numpy as np
@@ -347,29 +347,78 @@ def _embed_following(video: Video, payload: bytes, lay: Layout, config: Watermar
     return result
 
 
+class Frames(Protocol):
+    """A clip that can be read more than once, one RGB frame at a time (a `Video` in memory, or a
+    file decoded anew on every pass): the embedder's passes never hold the whole clip."""
+
+    def __iter__(self) -> Iterator[np.ndarray]: ...
+
+
+class FrameWriter(Protocol):
+    """Where one embedding pass puts its frames; `abort` discards them (the pass is redone)."""
+
+    def write(self, frame: np.ndarray) -> None: ...
+
+    def abort(self) -> None: ...
+
+
+class _ArrayWriter:
+    """Collects a pass's frames in memory (the `Video` API)."""
+
+    def __init__(self, like: Video) -> None:
+        self.out = np.empty_like(like.frames)
+        self.count = 0
+
+    def write(self, frame: np.ndarray) -> None:
+        self.out[self.count] = frame
+        self.count += 1
+
+    def abort(self) -> None:
+        self.count = 0
+
+
 def _embed_with_flat_retry(video: Video, payload: bytes, lay: Layout, config: WatermarkConfig) -> Video:
-    """`_embed_on`; a clip too flat for the mask floor is tried once more at `flat_floor` (flat areas
-    then carry the nominal amplitude; same layout, same reader), and a saturated one (mostly pure
-    black or white) once more without the fade near black and white (`saturated_retry`)."""
+    """`embed_frames` on a clip in memory."""
+    writer = embed_frames(video.frames, payload, lay, config, lambda: _ArrayWriter(video))
+    assert isinstance(writer, _ArrayWriter)
+    return Video(writer.out, video.fps)
+
+
+def embed_frames(frames: Frames, payload: bytes, lay: Layout, config: WatermarkConfig,
+                 new_writer: Callable[[], FrameWriter]) -> FrameWriter:
+    """Embed on one grid, streaming: one pass of statistics, one pass that writes the marked frames
+    to a fresh `new_writer()` (again when the delivered strength needs its one correction). Returns
+    the writer of the pass that was kept.
+
+    A clip too flat for the mask floor is tried once more at `flat_floor` (flat areas then carry the
+    nominal amplitude; same layout, same reader), and a saturated one (mostly pure black or white)
+    once more without the fade near black and white (`saturated_retry`).
+    """
     try:
-        return _embed_on(video, payload, lay, config)
+        return _embed_on(frames, payload, lay, config, new_writer)
     except TooFlatError:
         if config.flat_floor <= config.mask_floor:
             raise
     flat = replace(config, mask_floor=config.flat_floor)
     try:
-        return _embed_on(video, payload, lay, flat)
+        return _embed_on(frames, payload, lay, flat, new_writer)
     except TooFlatError:
-        if not config.saturated_retry or config.headroom_floor >= 1.0 or not _has_content(video, config):
+        if not config.saturated_retry or config.headroom_floor >= 1.0 or not _has_content(frames, config):
             raise
     # Mostly pure black or white: mark the saturated areas too; only the in-range half survives there.
-    return _embed_on(video, payload, lay, replace(flat, headroom_floor=1.0, min_amplitude=config.min_amplitude / 2))
+    return _embed_on(frames, payload, lay, replace(flat, headroom_floor=1.0, min_amplitude=config.min_amplitude / 2),
+                     new_writer)
 
 
-def _has_content(video: Video, config: WatermarkConfig) -> bool:
+HAS_CONTENT_FRAMES = 8
+"""`_has_content` looks at about this many frames, evenly spaced."""
+
+
+def _has_content(frames: Frames, config: WatermarkConfig) -> bool:
     """Whether at least `saturated_min_content` of the pixels are away from pure black and white."""
-    step = max(1, video.num_frames // 8)  # converts only the frames `in_range_fraction` looks at
-    gray = [cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in video.frames[::step]]
+    total = sum(1 for _ in frames) if not isinstance(frames, np.ndarray) else len(frames)
+    step = max(1, total // HAS_CONTENT_FRAMES)  # converts only the frames `in_range_fraction` looks at
+    gray = [cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for i, f in enumerate(frames) if i % step == 0]
     return scene.in_range_fraction(gray) >= config.saturated_min_content
 
 
@@ -380,53 +429,111 @@ def _code_bit_errors(mean: np.ndarray, payload: bytes, lay: Layout) -> int:
     return int(np.count_nonzero(np.sign(_soft_bits(_normalise(_highpass(mean)), lay)) != sent))
 
 
-def _embed_on(video: Video, payload: bytes, lay: Layout, config: WatermarkConfig) -> Video:
+@dataclass
+class _ClipStats:
+    """What the embedder's first pass learns about a clip."""
+
+    mask_power: Any  # mean over frames of the mean squared mask (numpy float32)
+    mean_mask: np.ndarray  # the masks' mean (128×128)
+    host: np.ndarray  # mean luma at ACCUMULATE_SIDE²
+    count: int
+    height: int
+    width: int
+
+
+def _clip_stats(frames: Frames, config: WatermarkConfig) -> _ClipStats:
+    powers: list[Any] = []
+    mask_sum: np.ndarray | None = None
+    host = _MeanLuma(ACCUMULATE_SIDE)
+    for frame in frames:
+        gray = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+        m = _mask(gray, config)
+        powers.append(np.mean(m * m))
+        mask_sum = m.copy() if mask_sum is None else np.add(mask_sum, m, out=mask_sum)
+        host.add(gray)
+    if mask_sum is None:
+        raise WatermarkError("no frames to embed the watermark in")
+    return _ClipStats(np.mean(powers), mask_sum / np.float32(len(powers)), host.mean(), len(powers), *gray.shape)
+
+
+class _MeanLuma:
+    """The running mean of luma resampled to side×side (as `accumulate`: float64 sums)."""
+
+    def __init__(self, side: int) -> None:
+        self.side = side
+        self.total = np.zeros((side, side), np.float64)
+        self.count = 0
+
+    def add(self, gray8: np.ndarray) -> None:
+        self.total += cv2.resize(gray8.astype(np.float32), (self.side, self.side), interpolation=cv2.INTER_AREA)
+        self.count += 1
+
+    def mean(self) -> np.ndarray:
+        return np.asarray((self.total / max(self.count, 1)).astype(np.float32))
+
+
+MAX_DELIVERY_ERROR = 0.02
+"""The delivered RMS may differ from `target_rms` by this fraction before the gain is corrected (once)."""
+
+
+def _embed_on(frames: Frames, payload: bytes, lay: Layout, config: WatermarkConfig,
+              new_writer: Callable[[], FrameWriter]) -> FrameWriter:
     """Embed on one grid, then check the read-back (raises `WatermarkError` when it is too weak)."""
-    h, w = video.height, video.width
-    masks = [_mask(cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY), config) for frame in video.frames]
+    stats = _clip_stats(frames, config)
+    h, w = stats.height, stats.width
     unit = np.asarray(cv2.resize(_grid_pattern(lay, payload), (w, h), interpolation=cv2.INTER_LINEAR), np.float32)
     # Rate control: every clip spends the same distortion budget. Smooth clips would otherwise leave
     # most of it unused and lose the mark to the codec; busy texture lifts the mask everywhere and
     # would exceed it (PSNR ≥ 42 dB).
-    expected = config.strength * float(np.sqrt(np.mean([np.mean(m * m) for m in masks]) * np.mean(unit * unit)))
+    expected = config.strength * float(np.sqrt(stats.mask_power * np.mean(unit * unit)))
     gain = min(config.target_rms / max(expected, 1e-6), config.max_gain)
-    bit_gain = _informed_gains(video, masks, payload, lay, config)
+    bit_gain = _informed_gains(stats, payload, lay, config)
     cell_gain = np.where(lay.bit_of_cell >= 0, bit_gain[np.maximum(lay.bit_of_cell, 0)], 1.0)
     # Same distortion budget as without it: energy moves from bits the host helps to those it hurts.
     budget = float(np.sqrt(np.mean(cell_gain[lay.bit_of_cell != INACTIVE] ** 2)))
     grid = _grid_pattern(lay, payload, bit_gain)
     pattern = np.asarray(cv2.resize(grid, (w, h), interpolation=cv2.INTER_LINEAR), np.float32)
     pattern = pattern * np.float32(config.strength / budget)
-    out, delivered = _apply(video, masks, pattern * np.float32(gain))
+    writer = new_writer()
+    delivered, marked_mean = _apply(frames, config, pattern * np.float32(gain), writer)
     # Clipping at black and white takes part of the mark away and rounding adds to it: measure what
     # was delivered and correct the gain once (still within `max_gain`).
-    if abs(delivered / config.target_rms - 1.0) > 0.02:
+    if abs(delivered / config.target_rms - 1.0) > MAX_DELIVERY_ERROR:
         corrected = min(gain * config.target_rms / max(delivered, 1e-6), config.max_gain)
         if corrected != gain:
             gain = corrected
-            out, delivered = _apply(video, masks, pattern * np.float32(gain))
-    marked = Video(out, video.fps)
-    _check_embedded(marked, payload, lay, config, gain)
-    return marked
+            writer.abort()
+            writer = new_writer()
+            delivered, marked_mean = _apply(frames, config, pattern * np.float32(gain), writer)
+    try:
+        _check_embedded(marked_mean, payload, lay, config, gain)
+    except WatermarkError:
+        writer.abort()
+        raise
+    return writer
 
 
-def _apply(video: Video, masks: list[np.ndarray], pattern: np.ndarray) -> tuple[np.ndarray, float]:
-    """Frames with `pattern` × each frame's mask added to luma, and the RMS change actually delivered."""
-    h, w = video.height, video.width
-    out = np.empty_like(video.frames)
-    square = 0.0
-    for i, frame in enumerate(video.frames):
-        mask = cv2.resize(masks[i], (w, h), interpolation=cv2.INTER_LINEAR)
+def _apply(frames: Frames, config: WatermarkConfig, pattern: np.ndarray,
+           writer: FrameWriter) -> tuple[float, np.ndarray]:
+    """Write each frame with `pattern` × its mask added to luma; return the RMS change actually
+    delivered and the marked frames' mean luma (at ACCUMULATE_SIDE², for the read-back check)."""
+    h, w = pattern.shape
+    square, size = 0.0, 0
+    marked = _MeanLuma(ACCUMULATE_SIDE)
+    for frame in frames:
+        mask = cv2.resize(_mask(cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY), config), (w, h),
+                          interpolation=cv2.INTER_LINEAR)
         delta = cv2.multiply(mask, pattern)
         # Equal change to R, G and B is a change of luma only (chroma untouched).
-        out[i] = cv2.add(frame, cv2.merge([delta, delta, delta]), dtype=cv2.CV_8U)
-        diff = cv2.absdiff(out[i], frame)
-        square += float(cv2.norm(diff, cv2.NORM_L2SQR))
-    return out, float(np.sqrt(square / max(out.size, 1)))
+        out = cv2.add(frame, cv2.merge([delta, delta, delta]), dtype=cv2.CV_8U)
+        square += float(cv2.norm(cv2.absdiff(out, frame), cv2.NORM_L2SQR))
+        size += out.size
+        marked.add(cv2.cvtColor(out, cv2.COLOR_RGB2GRAY))
+        writer.write(out)
+    return float(np.sqrt(square / max(size, 1))), marked.mean()
 
 
-def _informed_gains(video: Video, masks: list[np.ndarray], payload: bytes, lay: Layout,
-                    config: WatermarkConfig) -> np.ndarray:
+def _informed_gains(stats: _ClipStats, payload: bytes, lay: Layout, config: WatermarkConfig) -> np.ndarray:
     """Per-code-bit gains ≥ 1 that lift the bits the host itself would read wrong (informed embedding).
 
     The reader sums the host with the mark. Where the scene is still, the host's contribution to a
@@ -434,10 +541,10 @@ def _informed_gains(video: Video, masks: list[np.ndarray], payload: bytes, lay: 
     only those bits whose host term opposes them, by what they lack to reach a margin. Still one
     pattern for all frames (no flicker); moving scenes need little of it.
     """
-    host = _highpass(_downsample(accumulate(video.frames)[0], lay.fine))
+    host = _highpass(_downsample(stats.host, lay.fine))
     level = cv2.GaussianBlur(np.abs(host), (0, 0), 6.0) + 0.5
     sent = _sent_signs(lay, payload)
-    mean_mask = cv2.resize(np.mean(masks, axis=0), (lay.fine, lay.fine), interpolation=cv2.INTER_LINEAR)
+    mean_mask = cv2.resize(stats.mean_mask, (lay.fine, lay.fine), interpolation=cv2.INTER_LINEAR)
     pure = cv2.resize(_grid_pattern(lay, payload), (lay.fine, lay.fine), interpolation=cv2.INTER_LINEAR)
     mark = _highpass(pure * mean_mask) * config.strength
     h_b = _soft_bits(host / level, lay) * sent  # > 0: the host helps this bit
@@ -448,9 +555,10 @@ def _informed_gains(video: Video, masks: list[np.ndarray], payload: bytes, lay: 
     return np.asarray(np.clip(need, 1.0, config.max_bit_gain), np.float32)
 
 
-def _check_embedded(marked: Video, payload: bytes, lay: Layout, config: WatermarkConfig, gain: float) -> None:
-    """Read the mark back from the frames just produced; raise when it is too weak to survive."""
-    mean = _downsample(accumulate(marked.frames)[0], lay.fine)
+def _check_embedded(marked_mean: np.ndarray, payload: bytes, lay: Layout, config: WatermarkConfig,
+                    gain: float) -> None:
+    """Read the mark back from the mean of the frames just produced; raise when it is too weak to survive."""
+    mean = _downsample(marked_mean, lay.fine)
     sent = _sent_signs(lay, payload)
     errors = _code_bit_errors(mean, payload, lay)
     # Amplitude through the linear part of the reader, relative to the unmasked mark that rate
@@ -537,7 +645,7 @@ class Means:
 
 
 def _read_means(frames: Iterable[np.ndarray], side: int, register: bool = True,
-                min_motion: float = DEFAULT_CONFIG.min_motion, picture_types: str | None = None,
+                min_motion: float = DEFAULT_CONFIG.min_motion, picture_types: Sequence[str] | None = None,
                 layouts: Sequence[Layout] = (), keep_samples: int = 0) -> Means:
     """Mean luma at side×side, the mean of the frames registered on the first (None when the scene
     does not move), the frame count, the same means per picture type when the types are known, and,
@@ -554,7 +662,7 @@ def _read_means(frames: Iterable[np.ndarray], side: int, register: bool = True,
     kept: list[np.ndarray] | None = [] if keep_samples > 0 and register else None
     positions: list[np.ndarray] = []
     for frame in frames:
-        gray8 = cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2GRAY)
+        gray8 = frame if frame.ndim == 2 else cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2GRAY)
         gray = gray8.astype(np.float32)
         if kept is not None and (len(kept) + 1) * gray8.size <= keep_samples:
             kept.append(gray8)  # the first frames that fit: a longer clip is modelled on its beginning
@@ -947,9 +1055,11 @@ def _edge_residual(img: np.ndarray) -> np.ndarray:
 
 
 def read(frames: Iterable[np.ndarray], key: bytes, config: WatermarkConfig = DEFAULT_CONFIG,
-         picture_types: str | None = None, search: bool = True) -> Reading:
-    """Extract with internals; `extract` is the API. `picture_types` (one letter per frame, as
-    `Video.picture_types`) lets stage 1 also read the means per picture type, combined. `search=False`
+         picture_types: Sequence[str] | None = None, search: bool = True) -> Reading:
+    """Extract with internals; `extract` is the API. `frames`: RGB (H, W, 3) or luma (H, W) uint8,
+    read once, one at a time (a decoder's stream: memory does not grow with the clip). `picture_types`
+    (one letter per frame, as `Video.picture_types`; a list the decoder fills while `frames` is read
+    will do) lets stage 1 also read the means per picture type, combined. `search=False`
     reads stage 1 only (the unattacked geometry; the embedder's trial, whose transforms keep it)."""
     check_key(key)
     layouts = [layout(key, g, config.data_fraction, config.density) for g in config.grids]
