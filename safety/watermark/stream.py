@@ -28,8 +28,6 @@ from safety.watermark.engine import (
     DEFAULT_CONFIG,
     WatermarkConfig,
     WatermarkResult,
-    _downsample,
-    _highpass,
     embed,
     embed_frames,
     grid_candidates,
@@ -37,6 +35,7 @@ from safety.watermark.engine import (
     read,
 )
 from safety.watermark.keys import check_key
+from safety.watermark.residuals import downsample, highpass
 
 DELIVERY_PRESET = "veryfast"
 """x264 preset of the delivered copy. Chosen by measurement on a 720p clip (60 frames, CRF 18):
@@ -153,7 +152,7 @@ def _sync_z(mean: np.ndarray, key: bytes, config: WatermarkConfig) -> float:
     best = -np.inf
     for g in config.grids:
         lay = layout(key, g, config.data_fraction, config.density)
-        r = _highpass(_downsample(mean, lay.fine))
+        r = highpass(downsample(mean, lay.fine))
         tpl = lay.sync_template
         z = float(np.sum(r * tpl)) / (float(np.sqrt(np.sum(tpl * tpl))) * (float(np.sqrt(np.mean(r * r))) + 1e-6))
         best = max(best, z)
