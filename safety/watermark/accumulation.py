@@ -41,6 +41,14 @@ MOTION_SIDE = 256
 """Global motion is estimated on luma resampled to this square (normalised to the frame, like the grid)."""
 
 
+MIN_MATCH_RESPONSE = 0.1
+"""Phase-correlation peaks weaker than this (a cut, noise) keep the last position."""
+MAX_MATCH_SHIFT = MOTION_SIDE / 4
+"""Matches farther than this from the key frame are not trusted."""
+KEY_FRAME_RENEWAL = MOTION_SIDE / 8
+"""The key frame is renewed when the scene has moved this far from it (few links, little drift)."""
+
+
 class MotionTracker:
     """Where the scene of each frame has moved since the first frame (global translation, in samples
     of the MOTION_SIDE² image), by phase correlation against a key frame that is renewed when the
@@ -59,9 +67,9 @@ class MotionTracker:
             self._key = small
             return self._pos.copy()
         (dx, dy), response = cv2.phaseCorrelate(self._key, small, self._window)
-        if response > 0.1 and max(abs(dx), abs(dy)) < MOTION_SIDE / 4:
+        if response > MIN_MATCH_RESPONSE and max(abs(dx), abs(dy)) < MAX_MATCH_SHIFT:
             self._pos = self._key_pos + np.array([dx, dy])
-        if np.abs(self._pos - self._key_pos).max() > MOTION_SIDE / 8:
+        if np.abs(self._pos - self._key_pos).max() > KEY_FRAME_RENEWAL:
             self._key, self._key_pos = small, self._pos.copy()
         return self._pos.copy()
 
@@ -179,8 +187,7 @@ def _sync_weight(img: np.ndarray, kernel: np.ndarray) -> float:
 
     H.264 keeps the mark unevenly over frames (the I-frame, and frames after a scene change, get the
     bits); this is maximum-ratio combining with each frame's mark amplitude estimated from its own
-    sync cells. Measured on the benchmark's immunohistochemistry under CRF 28 + 0.5× + brightness
-    +15 %: plain mean p = 9e-6 (not found), sync-weighted p = 3e-10. The weights use only the sync
+    sync cells. The weights use only the sync
     cells, which are independent of the data cells' keyed chips, so the false-positive bound holds.
     """
     return max(float(np.vdot(img, kernel)), 0.0)
@@ -242,8 +249,7 @@ def host_cancelling(means: Means, lay: Layout) -> np.ndarray | None:
     the static mean keeps it wherever the pan is slow). The weights are w = (G + εI)⁻¹ c, c the
     groups' sync correlations and G the Gram matrix of their high-pass residuals (the combination of
     largest sync correlation for its residual energy; ε = 1e-3 of the mean diagonal for stability).
-    Measured on the benchmark's grass 640×360 (pan and shake) at CRF 28: 1 of 248 code bits wrong,
-    where the plain and re-weighted means read 58-102 wrong. Like the other re-weighted means, the
+    Like the other re-weighted means, the
     weights depend on the sync cells and on the content only, never on the data cells' chips, so the
     false-positive bound holds; its M counts this read.
     """

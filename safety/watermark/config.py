@@ -58,7 +58,7 @@ class WatermarkConfig:
     """… a clip counts as mostly black and white when at most this share of its samples is in range …"""
     scene_max_samples: int = 8_000_000
     """… and the model reads at most this many luma samples, the first frames that fit (held as uint8
-    while streaming: 8 MB; horse's 48 frames of 320×240 are 3.7 M and take about 2.5 s)."""
+    while streaming: 8 MB)."""
     saturated_retry: bool = True
     """A clip still too weak at `flat_floor` (mostly pure black or white) is tried once more without the
     fade: on a saturated pixel only the half of the mark that points into range survives the clip, so

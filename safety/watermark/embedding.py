@@ -26,7 +26,7 @@ from safety.watermark.config import DEFAULT_CONFIG, WatermarkConfig
 from safety.watermark.keys import check_key
 from safety.watermark.layout import INACTIVE, Layout, grid_candidates, grid_pattern, layout, sent_signs, soft_bits
 from safety.watermark.reader import read
-from safety.watermark.residuals import downsample, highpass, normalise
+from safety.watermark.residuals import LEVEL_FLOOR, LEVEL_SIGMA, downsample, highpass, normalise
 from safety.watermark.transcode import h264_round_trip, rescale_round_trip
 
 
@@ -34,15 +34,21 @@ class TooFlatError(WatermarkError):
     """The clip is too flat, dark or saturated for the mark at this mask floor."""
 
 
+MASK_SIDE = 128
+"""The perceptual mask is computed on luma resampled to this square (normalised to the frame)."""
+HEADROOM_LEVELS = 24.0
+"""Within this many luma levels of black or white the mask fades (down to `headroom_floor`)."""
+
+
 def _mask(gray: np.ndarray, config: WatermarkConfig) -> np.ndarray:
-    """Texture × luminance masking at 128×128, in units of `strength`."""
-    small = cv2.resize(gray, (128, 128), interpolation=cv2.INTER_AREA).astype(np.float32)
+    """Texture × luminance masking at MASK_SIDE², in units of `strength`."""
+    small = cv2.resize(gray, (MASK_SIDE, MASK_SIDE), interpolation=cv2.INTER_AREA).astype(np.float32)
     mean = cv2.blur(small, (3, 3))
     var = np.maximum(cv2.blur(small * small, (3, 3)) - mean * mean, 0.0)
     texture = np.sqrt(var) / config.texture_ref
     mask = np.clip(config.mask_floor + texture, config.mask_floor, config.mask_ceil)
     # Near black and white the mark would clip (and show as noise): fade it out there.
-    headroom = np.clip(np.minimum(mean, 255.0 - mean) / 24.0, config.headroom_floor, 1.0)
+    headroom = np.clip(np.minimum(mean, 255.0 - mean) / HEADROOM_LEVELS, config.headroom_floor, 1.0)
     return np.asarray(mask * headroom, np.float32)
 
 
@@ -89,8 +95,7 @@ def embed(video: Video, payload: bytes, key: bytes, config: WatermarkConfig = DE
 
 TRIAL_X264 = "threads=1"
 """The trial encodes as libx264's defaults do (mb-tree on, like a platform's encoder) but on one thread,
-so that the same clip is always marked the same way. Without mb-tree (`REPRODUCIBLE_X264`) the
-trial ranked astronaut's candidates differently from the default encoder."""
+so that the same clip is always marked the same way."""
 
 
 def _trial_score(marked: Video, payload: bytes, key: bytes, config: WatermarkConfig) -> tuple[float, int]:
@@ -100,10 +105,7 @@ def _trial_score(marked: Video, payload: bytes, key: bytes, config: WatermarkCon
     the geometry, so no search), after H.264 at `trial_crf` and after that plus a downscale by
     `trial_scale`: the margin is the smaller of the two −log10 p (0 where it is not found, at most
     `trial_cap`), and the wrong code bits of both break ties. `config` names the candidate's grid
-    only, so every candidate is read with the same number of hypotheses. The previous proxy (the
-    plain mean's code bits at the unattacked geometry after CRF 23 and 28) chose differently on 3 of
-    the benchmark's 11 clips with several candidates; on astronaut 256² it kept the 128 grid, whose
-    2-px cells a 0.5× downscale erases, over the 64 grid that the reader finds after both."""
+    only, so every candidate is read with the same number of hypotheses."""
     encoded = h264_round_trip(marked, config.trial_crf, x264_params=TRIAL_X264)
     margins, errors = [], 0
     for attacked in (encoded, rescale_round_trip(encoded, config.trial_scale)):
@@ -324,7 +326,7 @@ def _informed_gains(stats: _ClipStats, payload: bytes, lay: Layout, config: Wate
     pattern for all frames (no flicker); moving scenes need little of it.
     """
     host = highpass(downsample(stats.host, lay.fine))
-    level = cv2.GaussianBlur(np.abs(host), (0, 0), 6.0) + 0.5
+    level = cv2.GaussianBlur(np.abs(host), (0, 0), LEVEL_SIGMA) + LEVEL_FLOOR
     sent = sent_signs(lay, payload)
     mean_mask = cv2.resize(stats.mean_mask, (lay.fine, lay.fine), interpolation=cv2.INTER_LINEAR)
     pure = cv2.resize(grid_pattern(lay, payload), (lay.fine, lay.fine), interpolation=cv2.INTER_LINEAR)
