@@ -49,3 +49,18 @@ def test_stage_one_counts_exactly_its_reads() -> None:
     reading = read(still.frames, KEY, search=False)
     assert not reading.result.found and reading.counted[1] == 0
     assert len(reading.tried) == reading.counted[0]  # nothing found: every read tried, none beyond
+
+
+def test_config_is_split_into_layout_embedding_and_reader_parts() -> None:
+    import dataclasses
+
+    from safety.watermark import ALGORITHM
+    from safety.watermark.config import LAYOUT_VERSION, EmbeddingPolicy, LayoutParams, ReaderOptions
+
+    parts = [{f.name for f in dataclasses.fields(c)} for c in (LayoutParams, EmbeddingPolicy, ReaderOptions)]
+    assert not (parts[0] & parts[1] or parts[0] & parts[2] or parts[1] & parts[2])  # each field in one part
+    assert set().union(*parts) == {f.name for f in dataclasses.fields(DEFAULT_CONFIG)}
+    assert parts[0] == {"grids", "data_fraction"} and ALGORITHM.endswith(f".{LAYOUT_VERSION}")
+    changed = dataclasses.replace(DEFAULT_CONFIG, follow_motion=False, strength=2.0)
+    assert not changed.reader_options.follow_motion and changed.embedding_policy.strength == 2.0
+    assert changed.layout_params == DEFAULT_CONFIG.layout_params

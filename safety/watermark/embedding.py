@@ -73,7 +73,7 @@ def embed(video: Video, payload: bytes, key: bytes, config: WatermarkConfig = DE
     marked: list[tuple[Layout, bool, Video]] = []
     refusal: WatermarkError | None = None
     for grid in grid_candidates(video.width, video.height, config):
-        lay = layout(key, grid, config.data_fraction, config.density)
+        lay = layout(key, grid, config.data_fraction)
         for follow in modes:
             try:
                 if follow:

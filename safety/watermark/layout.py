@@ -10,11 +10,11 @@ import numpy as np
 
 from safety.errors import WatermarkError
 from safety.watermark import codec
-from safety.watermark.config import DEFAULT_CONFIG, WatermarkConfig
+from safety.watermark.config import DEFAULT_CONFIG, LAYOUT_VERSION, WatermarkConfig
 from safety.watermark.keys import check_key, keyed_rng
 from safety.watermark.residuals import highpass
 
-ALGORITHM = "io.sealframe.video-watermark.1"
+ALGORITHM = f"io.sealframe.video-watermark.{LAYOUT_VERSION}"
 
 
 SAMPLES_PER_CELL = 4
@@ -41,12 +41,12 @@ class Layout:
 
 
 @lru_cache(maxsize=32)
-def layout(key: bytes, grid: int, data_fraction: float = DEFAULT_CONFIG.data_fraction,
-           density: float = DEFAULT_CONFIG.density) -> Layout:
+def layout(key: bytes, grid: int, data_fraction: float = DEFAULT_CONFIG.data_fraction) -> Layout:
+    """The keyed layout of a grid×grid grid: every cell is active (INACTIVE is never drawn now)."""
     check_key(key)
     g2 = grid * grid
     n = codec.code_bits()
-    active = round(density * g2)
+    active = g2
     per_bit = int(data_fraction * active) // n
     if per_bit < 4:
         raise WatermarkError(f"a {grid}×{grid} grid is too small for {n} code bits")

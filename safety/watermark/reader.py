@@ -158,7 +158,7 @@ def read(frames: Iterable[np.ndarray], key: bytes, config: WatermarkConfig = DEF
     (stage 1: its reads; stage 2: `hypotheses_searched`).
     """
     check_key(key)
-    layouts = [layout(key, g, config.data_fraction, config.density) for g in config.grids]
+    layouts = [layout(key, g, config.data_fraction) for g in config.grids]
     means = read_means(frames, max(lay.fine for lay in layouts), config.follow_motion, config.min_motion,
                        picture_types, layouts if config.weigh_frames else (),
                        config.scene_max_samples if config.scene_model else 0)

@@ -91,7 +91,7 @@ def embed_file(src: str | Path, dst: str | Path, payload: bytes, key: bytes, *, 
         marked = embed(video, payload, key, config)
         out = write_video(marked, dst, crf=crf, preset=preset)
         return Embedded(out, marked.num_frames, marked.width, marked.height, streamed=False)
-    lay = layout(key, grid_candidates(info.width, info.height, config)[0], config.data_fraction, config.density)
+    lay = layout(key, grid_candidates(info.width, info.height, config)[0], config.data_fraction)
     writer = embed_frames(_FileFrames(src, lim), payload, lay, config,
                           lambda: VideoWriter(dst, info.width, info.height, info.fps, crf=crf, preset=preset))
     assert isinstance(writer, VideoWriter)
@@ -151,7 +151,7 @@ def _sync_z(mean: np.ndarray, key: bytes, config: WatermarkConfig) -> float:
     """How strongly a mean frame shows the keyed sync cells at the unattacked geometry (max over grids)."""
     best = -np.inf
     for g in config.grids:
-        lay = layout(key, g, config.data_fraction, config.density)
+        lay = layout(key, g, config.data_fraction)
         r = highpass(downsample(mean, lay.fine))
         tpl = lay.sync_template
         z = float(np.sum(r * tpl)) / (float(np.sqrt(np.sum(tpl * tpl))) * (float(np.sqrt(np.mean(r * r))) + 1e-6))
