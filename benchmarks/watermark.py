@@ -5,6 +5,7 @@
     python benchmarks/watermark.py                          # full run: 21 clips × 21 attacks × 4 methods
     python benchmarks/watermark.py --quick                  # 6 clips, 1 s, 9 attacks
     python benchmarks/watermark.py --false-positives 200    # unmarked clips: how many "found"?
+    python benchmarks/watermark.py --realistic --ours-only --seconds 4   # platform attacks (attacks.py)
 
 Every method runs on the same clips and the same attacks in one process. Peers mark every frame
 independently and are read per frame; their per-frame bits are aggregated by majority vote over
@@ -369,7 +370,11 @@ def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
         clips = clips[i::n]
     if args.reverse:  # a second process on the same shard from the other end (--from-partial dedups)
         clips = clips[::-1]
-    attacks = quick_attacks() if args.quick else A.standard_attacks()
+    if args.realistic:  # issue 24's suite; "inside" places each clip in a longer unmarked one
+        host = procedural_clips(4.0)[0].video
+        attacks = A.realistic_attacks(host)
+    else:
+        attacks = quick_attacks() if args.quick else A.standard_attacks()
     methods: list[Method] = [] if args.peers_only else [SealFrame()]
     if not args.ours_only:
         methods += [DwtPeer("dwtDct", args.peer_frames), DwtPeer("dwtDctSvd", args.peer_frames)]
@@ -397,6 +402,8 @@ def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
                  "psnr": psnr(src, marked), "ssim": ssim(src, marked), "embed_s": time.perf_counter() - t0}
             quality.append(q)
             for a in attacks:
+                if not a.applies_to(marked):  # e.g. "to 360p" on a clip of 360 lines or fewer
+                    continue
                 t1 = time.perf_counter()
                 o = m.read(a(marked))
                 rows.append({"clip": clip.name, "method": m.name, "attack": a.name, "bit_acc": o.bit_acc,
@@ -581,6 +588,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--riva-frames", type=int, default=4, help="frames per clip for rivaGan (0: skip rivaGan)")
     ap.add_argument("--peer-frames", type=int, default=0, help="frames per clip for dwtDct/dwtDctSvd (0: all)")
     ap.add_argument("--ours-only", action="store_true")
+    ap.add_argument("--realistic", action="store_true",
+                    help="issue 24's platform attacks (true downscales, VP9/AV1, fps changes, reframes, ...)")
     ap.add_argument("--peers-only", action="store_true", help="only the invisible-watermark methods (merge shards)")
     ap.add_argument("--false-positives", type=int, default=0, metavar="N", help="run the unmarked-clip check instead")
     ap.add_argument("--from-partial", type=Path, nargs="+", help="print the table of shard or partial JSON files")

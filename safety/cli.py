@@ -147,8 +147,7 @@ def watermark_embed(
     as_json: JsonOpt = False,
 ) -> None:
     """Embed PAYLOAD into SRC under the watermark key and write DST; fails closed (exit 4)."""
-    from safety.media import read_video, write_video
-    from safety.watermark import embed
+    from safety.watermark.stream import embed_file
 
     try:
         data = bytes.fromhex(payload)
@@ -158,22 +157,19 @@ def watermark_embed(
         raise BadInputError(f"--payload must be 8 bytes (16 hex digits), got {len(data)} bytes")
     from safety.progress import progress_bar
 
-    video = read_video(src)
-    with progress_bar(f"embedding the watermark in {video.num_frames} frames", enabled=not as_json):
-        marked = embed(video, data, _watermark_key())
-    out = write_video(marked, dst, crf=crf)
-    result = {"output": str(out), "payload": data.hex(), "frames": marked.num_frames,
-              "width": marked.width, "height": marked.height}
-    emit(result, as_json, f"watermarked {out} with payload {data.hex()}")
+    with progress_bar(f"embedding the watermark in {src.name}", enabled=not as_json):
+        done = embed_file(src, dst, data, _watermark_key(), crf=crf)
+    result = {"output": str(done.output), "payload": data.hex(), "frames": done.frames,
+              "width": done.width, "height": done.height}
+    emit(result, as_json, f"watermarked {done.output} with payload {data.hex()}")
 
 
 @watermark_app.command("extract")
 def watermark_extract(src: InPath, as_json: JsonOpt = False) -> None:
     """Read the watermark of SRC under the watermark key (absent is a result, not an error)."""
-    from safety.media import read_video
-    from safety.watermark import extract
+    from safety.watermark.stream import extract_file
 
-    result = extract(read_video(src), _watermark_key())
+    result = extract_file(src, _watermark_key())
     human = (f"watermark found: payload {result.payload.hex()} (p ≤ {result.p_value:.1e}, "
              f"{result.bit_errors} bits corrected)" if result.found and result.payload is not None
              else "no watermark found under this key")

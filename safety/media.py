@@ -9,8 +9,10 @@ a complete file or is untouched.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -23,9 +25,12 @@ from policies import MediaLimits, load_policy
 from safety.errors import MediaError, MediaTooLargeError
 
 __all__ = [
+    "DecodedFrame",
     "MediaInfo",
     "Video",
+    "VideoWriter",
     "default_limits",
+    "iter_frames",
     "probe",
     "read_video",
     "resize_video",
@@ -321,3 +326,132 @@ def write_video(video: Video, path: str | Path, crf: int = 20, preset: str = "me
     finally:
         tmp.unlink(missing_ok=True)
     return p
+
+
+# ------------------------------------------------------------------------------------------------
+# streaming: one frame at a time, memory independent of duration
+
+_FULL_RANGE_LUMA = np.clip(np.rint((np.arange(256) - 16.0) * 255.0 / 219.0), 0, 255).astype(np.uint8)
+"""Limited-range (16–235) Y to full range (0–255), what RGB → grey of the same frame gives."""
+
+
+@dataclass(frozen=True)
+class DecodedFrame:
+    """One decoded frame: RGB (H, W, 3) or full-range luma (H, W), uint8, and its picture type."""
+
+    image: np.ndarray
+    picture_type: str
+    index: int
+
+
+def iter_frames(path: str | Path, limits: MediaLimits | None = None, *, luma: bool = False,
+                max_frames: int | None = None, keep: Callable[[int], bool] | None = None,
+                ) -> Iterator[DecodedFrame]:
+    """Decode `path` frame by frame after its headers passed `limits` (the checks of `read_video`).
+
+    `luma`: full-range luma straight from the Y plane (no colour conversion, a third of the bytes).
+    `keep(i)`: frames for which it is false are decoded (later frames may depend on them) but not
+    converted or yielded. Memory does not grow with the clip's length.
+    """
+    p = Path(path)
+    lim = limits or default_limits()
+    size = _check_file(p, lim)
+    with _open(p, lim) as container:
+        info = _inspect(p, size, container, lim)
+        stream = container.streams.video[0]
+        declared = int(stream.frames or 0)
+        stream.thread_type = "AUTO"
+        stream.codec_context.skip_frame = "DEFAULT"
+        want = min(lim.max_frames, max_frames) if max_frames else lim.max_frames
+        count = 0
+        try:
+            for frame in container.decode(stream):
+                if frame.width != info.width or frame.height != info.height:
+                    _check_frame_size(p, frame.width, frame.height, lim)
+                    frame = frame.reformat(width=info.width, height=info.height)
+                index = count
+                count += 1
+                if keep is None or keep(index):
+                    yield DecodedFrame(_luma(frame) if luma else frame.to_ndarray(format="rgb24"),
+                                       _picture_type(frame), index)
+                if count >= want:
+                    if max_frames is None:
+                        raise MediaTooLargeError(f"{p}: more than {lim.max_frames} frames")
+                    break
+        except MediaError:
+            raise
+        except _FFMPEG_ERRORS as exc:
+            if not count:
+                raise MediaError(f"{p}: corrupt video stream ({_why(exc)})") from None
+            raise MediaError(f"{p}: corrupt or truncated video stream after frame {count}") from None
+    if not count:
+        raise MediaError(f"{p}: video stream holds no decodable frame")
+    if max_frames is None and declared and count < declared - 1:
+        raise MediaError(f"{p}: truncated video stream: decoded {count} of {declared} frames")
+
+
+def _luma(frame: av.VideoFrame) -> np.ndarray:
+    if frame.format.name not in ("yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p", "nv12"):
+        return np.asarray(frame.to_ndarray(format="gray"))
+    plane = frame.planes[0]
+    y = np.frombuffer(memoryview(plane), np.uint8).reshape(-1, plane.line_size)[: frame.height, : frame.width]
+    if frame.format.name.startswith("yuvj") or str(getattr(frame, "color_range", "")) in ("2", "JPEG"):
+        return np.ascontiguousarray(y)
+    return np.asarray(_FULL_RANGE_LUMA[y])
+
+
+class VideoWriter:
+    """Encode frames one at a time as H.264 yuv420p MP4; the file appears at `path` atomically on
+    `close()` (a writer left unclosed, or `abort()`ed, leaves `path` untouched)."""
+
+    def __init__(self, path: str | Path, width: int, height: int, fps: float, crf: int = 20,
+                 preset: str = "medium", x264_params: str | None = None) -> None:
+        self.path = Path(path)
+        if not 0 <= crf <= 51:
+            raise MediaError(f"crf must be in [0, 51], got {crf}")
+        if width % 2 or height % 2:
+            raise MediaError(f"H.264 yuv420p needs even width and height, got {width}×{height}")
+        if not self.path.parent.is_dir():
+            raise MediaError(f"{self.path}: output folder {self.path.parent} does not exist")
+        fd, tmp_name = tempfile.mkstemp(prefix=".sealframe-", suffix=".mp4", dir=self.path.parent)
+        os.close(fd)
+        self._tmp = Path(tmp_name)
+        self.frames = 0
+        try:
+            self._container = av.open(str(self._tmp), mode="w", format="mp4")
+            stream = self._container.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001))
+            stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+            options: dict[str, object] = {"crf": str(crf), "preset": preset}
+            if x264_params:
+                options["x264-params"] = x264_params
+            stream.options = options
+            self._stream = stream
+        except _FFMPEG_ERRORS as exc:
+            self._tmp.unlink(missing_ok=True)
+            raise MediaError(f"{self.path}: cannot write video ({_why(exc)})") from None
+
+    def write(self, rgb: np.ndarray) -> None:
+        try:
+            for packet in self._stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")):
+                self._container.mux(packet)
+        except _FFMPEG_ERRORS as exc:
+            self.abort()
+            raise MediaError(f"{self.path}: cannot write video ({_why(exc)})") from None
+        self.frames += 1
+
+    def close(self) -> Path:
+        try:
+            for packet in self._stream.encode():
+                self._container.mux(packet)
+            self._container.close()
+            os.replace(self._tmp, self.path)
+        except _FFMPEG_ERRORS as exc:
+            raise MediaError(f"{self.path}: cannot write video ({_why(exc)})") from None
+        finally:
+            self._tmp.unlink(missing_ok=True)
+        return self.path
+
+    def abort(self) -> None:
+        with contextlib.suppress(*_FFMPEG_ERRORS):
+            self._container.close()
+        self._tmp.unlink(missing_ok=True)

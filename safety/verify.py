@@ -18,7 +18,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from safety.errors import MediaError, SealFrameError
-from safety.media import Video, read_video
+from safety.media import Video, probe, read_video
 from safety.provenance import AI_SOURCE_TYPES, ProvenanceReport, read_provenance
 from safety.store import Asset, Store
 
@@ -111,7 +111,14 @@ class Verifier:
             # Credentials were read from a file whose pictures cannot be decoded (a truncated
             # download): report them; the picture signals are errors, not absences.
             return self._undecodable(provenance, str(exc).replace(f"{p}: ", ""))
-        watermark = self.read_watermark(video)
+        # Up to the working resolution the watermark is searched across the whole file (a marked
+        # segment inside a longer video is found); a larger upload is read on its bounded frames
+        # only, so the memory of a verification stays bounded whatever the upload.
+        info = probe(p)
+        if info.width * info.height <= VERIFY_PIXELS:
+            watermark = self.read_watermark_file(p)
+        else:
+            watermark = self.read_watermark(video)
         match = self._lookup(watermark, provenance)
         detector = self._detect(video)
         verdict, summary, reasons = decide(provenance, watermark, match, detector)
@@ -133,6 +140,18 @@ class Verifier:
             r = extract(video, self.watermark_key)
         except SealFrameError as exc:
             # A clip too small or flat to carry a mark is "not found", reported with its reason.
+            return WatermarkSignal(status="error", error=str(exc))
+        return WatermarkSignal(found=r.found, payload=r.payload.hex() if r.found and r.payload else None,
+                               confidence=r.confidence, p_value=r.p_value)
+
+    def read_watermark_file(self, path: Path) -> WatermarkSignal:
+        """Our watermark anywhere in the file: its first frames, and bounded windows across the whole
+        video (`safety.watermark.stream.extract_sampled`), so a marked segment inside a longer video is found."""
+        from safety.watermark.stream import extract_sampled
+
+        try:
+            r = extract_sampled(path, self.watermark_key).result
+        except SealFrameError as exc:
             return WatermarkSignal(status="error", error=str(exc))
         return WatermarkSignal(found=r.found, payload=r.payload.hex() if r.found and r.payload else None,
                                confidence=r.confidence, p_value=r.p_value)

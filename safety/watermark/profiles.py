@@ -4,9 +4,8 @@
 camera footage: the default perceptual mask gives flat regions too little amplitude, and pure
 white or black leave no room at all, so the default profile refuses 11 of 12 clips of the built-in
 generator's world (fail closed). Raising the mask floor to 1.0 lets flat areas carry the nominal
-amplitude while rate control still holds the mark's RMS (measured: 43.2 dB PSNR), and 2.5 levels
-of luma headroom keep saturated backgrounds writable: 20 of 20 clips then embed and read back
-after H.264 CRF 18.
+amplitude while rate control still holds the mark's RMS, and 2.5 levels of luma headroom keep
+saturated backgrounds writable.
 """
 
 from __future__ import annotations

@@ -12,9 +12,8 @@ The reader uses it on mostly saturated pictures (a black-and-white silhouette, t
 a contrast increase clips the mark off every pure black and white pixel and leaves it only on the
 anti-aliased edges. There the edge itself is a 255-level step that every linear or edge-preserving
 residual keeps as host, and a frame-to-frame prediction by interpolation misses it by more than the
-mark (measured on the benchmark's horse after contrast +25 %: 56–68 of 248 code bits wrong even
-with the camera's true shifts). The model below, with the registration refined against it, leaves
-0–3 wrong there (3 keys).
+mark. The model below, with the registration refined against it, fits the edges to sub-pixel
+accuracy, so its residual keeps the mark.
 
 Only pixels away from black and white take part (`LOW` < luma < `HIGH`): clipped samples say nothing
 about the scene, and a threshold wider than the mark keeps the selection independent of it. The
