@@ -124,7 +124,7 @@ def init_prompt_key(directory: Path, force: bool = False) -> Path:
 
 def _require_keys() -> None:
     """Refuse to make new keys when this home already signed or audited something (keys are precious)."""
-    from safety.keyfolder import require_keys
+    from safety.keycheck import require_keys
     from safety.store import open_store
 
     s = _settings()

@@ -7,8 +7,9 @@ creates and the others load what it wrote. A read-only key folder (keys mounted 
 store) needs no lock: nothing can be created in it, so nothing can race.
 
 Keys are precious: once assets or audit events exist, a missing signing, watermark or audit key
-means old assets would stop verifying and the audit chain would read as forged. `require_keys`
-refuses to go on (and so to create new keys) in that case, with the recovery steps.
+means old assets would stop verifying and the audit chain would read as forged. `refuse_lost_keys`
+refuses to go on (and so to create new keys) in that case, with the recovery steps;
+`safety.keycheck.require_keys` applies it to every key a configuration uses.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
-from collections.abc import Collection, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -24,7 +25,6 @@ from typing import TYPE_CHECKING
 from safety.errors import KeyMaterialError
 
 if TYPE_CHECKING:
-    from safety.settings import Settings
     from safety.store import Store
 
 LOCK_FILE = ".create.lock"
@@ -57,25 +57,6 @@ def key_folder_lock(directory: Path) -> Iterator[None]:
         os.close(fd)
 
 
-def expected_key_files(settings: Settings) -> dict[str, Path]:
-    """The key files this configuration signs, watermarks and audits with, by role."""
-    from safety.audit.chain import AUDIT_KEY
-    from safety.provenance.keys import ROOT_CERT, SIGNER_CHAIN, SIGNER_KEY
-    from safety.watermark.keys import KEY_FILE
-
-    keys = settings.keys_dir
-    files = {"watermark key": settings.watermark_key or keys / KEY_FILE, "audit key": keys / AUDIT_KEY}
-    if settings.signing_key or settings.signing_chain:
-        if settings.signing_key:
-            files["signing key"] = settings.signing_key
-        if settings.signing_chain:
-            files["signing chain"] = settings.signing_chain
-    else:
-        files |= {"signing key": keys / SIGNER_KEY, "signing chain": keys / SIGNER_CHAIN,
-                  "root certificate": keys / ROOT_CERT}
-    return files
-
-
 def has_history(store: Store) -> bool:
     """Whether anything was ever signed or audited with this home's keys."""
     from sqlalchemy import select
@@ -87,19 +68,14 @@ def has_history(store: Store) -> bool:
                 or s.execute(select(AuditEvent.seq).limit(1)).first() is not None)
 
 
-def require_keys(settings: Settings, store: Store, roles: Collection[str] | None = None) -> None:
-    """Raise when a key is missing although assets or audit events exist (keys are never re-made then).
-
-    `roles` limits the check to the keys a command uses (for example `{"audit key"}` for `audit
-    verify`, which neither signs nor watermarks); None checks them all.
-    """
-    missing = {role: path for role, path in expected_key_files(settings).items()
-               if not path.exists() and (roles is None or role in roles)}
+def refuse_lost_keys(missing: dict[str, Path], keys_dir: Path, store: Store) -> None:
+    """Raise when any of `missing` (role -> path of a key file that is gone) would have to be re-made
+    although assets or audit events exist: keys are never re-made then."""
     if not missing or not has_history(store):
         return
     names = ", ".join(f"{role} ({path})" for role, path in missing.items())
     raise KeyMaterialError(
         f"missing {names}, but this home already holds signed assets or audit events: new keys would make "
         f"old assets unverifiable and the audit chain read as forged, so none are created. Recovery: restore "
-        f"the key folder {settings.keys_dir} from backup (or mount it read-only); if the keys are truly lost, "
+        f"the key folder {keys_dir} from backup (or mount it read-only); if the keys are truly lost, "
         f"run `sealframe keys init --force` to start a new key set (old assets then verify as untrusted)")

@@ -59,7 +59,10 @@ def isolated(stack: dict[str, str], name: str, redis_db: int) -> dict[str, str]:
         conn.execute(f"CREATE DATABASE {db}")
     return {**stack, "SEALFRAME_DATABASE_URL": base.rsplit("/", 1)[0] + "/" + db,
             "SEALFRAME_BROKER_URL": stack["SEALFRAME_BROKER_URL"].rsplit("/", 1)[0] + f"/{redis_db}",
-            "SEALFRAME_ARTIFACTS": f"{stack['SEALFRAME_ARTIFACTS']}/{name}", "SEALFRAME_JOB_LEASE_S": "6"}
+            "SEALFRAME_ARTIFACTS": f"{stack['SEALFRAME_ARTIFACTS']}/{name}", "SEALFRAME_JOB_LEASE_S": "6",
+            # A scaled-out deployment is sized by its operator: these tests queue 10 jobs per key
+            # (the quotas themselves are tested in tests/test_security_limits.py).
+            "SEALFRAME_MAX_QUEUED_JOBS_PER_KEY": "16", "SEALFRAME_MAX_QUEUED_JOBS": "64"}
 
 
 def settings_of(env: dict[str, str], home: Path) -> Settings:

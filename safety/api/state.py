@@ -16,7 +16,7 @@ from safety.audit import AuditKey, AuditLog
 from safety.errors import SealFrameError
 from safety.homedirs import private_home
 from safety.jobs import JobRunner
-from safety.keyfolder import require_keys
+from safety.keycheck import require_keys
 from safety.media import default_limits
 from safety.pipeline import SafeGenerationPipeline
 from safety.provenance import SigningCredentials, credentials_from_settings, trust_anchors_from_settings

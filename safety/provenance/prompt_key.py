@@ -7,7 +7,7 @@ asset to one prompt for whoever holds the key. The secret is 32 random bytes in
 
 Keys are precious here too: once an asset was sealed with a keyed digest (its `asset.sealed` audit
 event names the key id), a missing prompt key is never re-made silently; the service refuses to
-start with the recovery steps (`require_prompt_key`, beside `safety.keyfolder.require_keys`).
+start with the recovery steps (`require_prompt_key`, beside `safety.keycheck.require_keys`).
 Manifests sealed before this key existed carry `prompt_sha256` and still read.
 """
 
