@@ -79,3 +79,33 @@ def refuse_lost_keys(missing: dict[str, Path], keys_dir: Path, store: Store) -> 
         f"old assets unverifiable and the audit chain read as forged, so none are created. Recovery: restore "
         f"the key folder {keys_dir} from backup (or mount it read-only); if the keys are truly lost, "
         f"run `sealframe keys init --force` to start a new key set (old assets then verify as untrusted)")
+
+
+def create_secret(path: Path, nbytes: int, what: str, force: bool = False) -> bytes:
+    """Write `nbytes` fresh random bytes to `path`, mode 0600 from the start (never readable by others,
+    even for an instant); refuses to replace an existing file unless forced. `what` names it in errors."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    secret = os.urandom(nbytes)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if force else os.O_EXCL), 0o600)
+    except FileExistsError:
+        raise KeyMaterialError(f"{what} {path} already exists") from None
+    except OSError as exc:
+        raise KeyMaterialError(f"cannot create {what} {path}: {exc.strerror}") from None
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(secret)
+    os.chmod(path, 0o600)
+    return secret
+
+
+def read_secret(path: Path, nbytes: int, what: str) -> bytes:
+    """The `nbytes` of the key file at `path`; a clear `KeyMaterialError` when it is missing or malformed."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise KeyMaterialError(f"{what} {path} does not exist (run `sealframe keys init`)") from None
+    except OSError as exc:
+        raise KeyMaterialError(f"cannot read {what} {path}: {exc.strerror}") from None
+    if len(data) != nbytes:
+        raise KeyMaterialError(f"{what} {path} must hold {nbytes} bytes, holds {len(data)}")
+    return data

@@ -151,8 +151,9 @@ class Verifier:
 
         try:
             r = extract_sampled(path, self.watermark_key).result
-        except SealFrameError as exc:
-            return WatermarkSignal(status="error", error=str(exc))
+        except SealFrameError as exc:  # the client sees the reason, never our file's path
+            reason = str(exc).replace(f"{path}: ", "").replace(str(path), "the file")
+            return WatermarkSignal(status="error", error=reason)
         return WatermarkSignal(found=r.found, payload=r.payload.hex() if r.found and r.payload else None,
                                confidence=r.confidence, p_value=r.p_value)
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from safety.errors import KeyMaterialError
-from safety.keyfolder import key_folder_lock
+from safety.keyfolder import create_secret, key_folder_lock, read_secret
 
 if TYPE_CHECKING:
     from safety.store import Store
@@ -44,28 +44,11 @@ def prompt_key_id(key: bytes) -> str:
 
 def create_prompt_key(path: Path, force: bool = False) -> bytes:
     """Write 32 fresh random bytes to `path`, mode 0600 from the start; refuses to replace one unless forced."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    key = os.urandom(KEY_BYTES)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if force else os.O_EXCL), 0o600)
-    except FileExistsError:
-        raise KeyMaterialError(f"prompt key {path} already exists") from None
-    except OSError as exc:
-        raise KeyMaterialError(f"cannot create prompt key {path}: {exc.strerror}") from None
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(key)
-    os.chmod(path, 0o600)
-    return key
+    return create_secret(path, KEY_BYTES, "prompt key", force)
 
 
 def load_prompt_key(path: Path) -> bytes:
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise KeyMaterialError(f"cannot read prompt key {path}: {exc.strerror}") from None
-    if len(data) != KEY_BYTES:
-        raise KeyMaterialError(f"prompt key {path} must hold {KEY_BYTES} bytes, holds {len(data)}")
-    return data
+    return read_secret(path, KEY_BYTES, "prompt key")
 
 
 def sealed_with_prompt_key(store: Store) -> bool:

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 from pathlib import Path
 
 import numpy as np
 
 from safety.errors import KeyMaterialError
-from safety.keyfolder import key_folder_lock
+from safety.keyfolder import create_secret, key_folder_lock, read_secret
 from safety.settings import Settings
 
 KEY_BYTES = 32
@@ -34,32 +33,12 @@ def key_path(settings: Settings) -> Path:
 
 
 def load_key(path: Path) -> bytes:
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise KeyMaterialError(f"watermark key {path} does not exist (run `sealframe keys init`)") from None
-    except OSError as exc:
-        raise KeyMaterialError(f"cannot read watermark key {path}: {exc.strerror}") from None
-    if len(data) != KEY_BYTES:
-        raise KeyMaterialError(f"watermark key {path} must hold {KEY_BYTES} bytes, holds {len(data)}")
-    return data
+    return read_secret(path, KEY_BYTES, "watermark key")
 
 
 def create_key(path: Path, force: bool = False) -> bytes:
     """Write 32 fresh random bytes to `path` (mode 0600, never world-readable even for an instant)."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if force else os.O_EXCL)
-    key = os.urandom(KEY_BYTES)
-    try:
-        fd = os.open(path, flags, 0o600)
-    except FileExistsError:
-        raise KeyMaterialError(f"watermark key {path} already exists") from None
-    except OSError as exc:
-        raise KeyMaterialError(f"cannot create watermark key {path}: {exc.strerror}") from None
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(key)
-    os.chmod(path, 0o600)
-    return key
+    return create_secret(path, KEY_BYTES, "watermark key", force)
 
 
 def load_or_create_key(settings: Settings) -> bytes:
