@@ -1,6 +1,6 @@
 """Mutated-video fuzzing of verification: every file must get a report or a one-line 4xx, never an internal error.
 
-    python -m benchmarks.fuzz_media --count 300 --out /work/data/fuzz-media   (prints a table, writes JSON)
+    python -m benchmarks.fuzz_media --count 300 --out data/fuzz-media   (prints a table, writes JSON)
 
 Seeds are our own clips, made here (an H.264 MP4, the same clip C2PA-signed, an MJPEG AVI);
 mutants are made from them deterministically (seeded; the signed seed's signature, and so its
@@ -232,7 +232,7 @@ def main() -> None:
     ap.add_argument("--count", type=int, default=300)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--timeout", type=float, default=60.0)
-    ap.add_argument("--out", type=Path, default=Path("/work/data/fuzz-media"))
+    ap.add_argument("--out", type=Path, default=Path("data/fuzz-media"))
     args = ap.parse_args()
     home = args.out / "home"
     os.environ["SEALFRAME_HOME"] = str(home)

@@ -1,6 +1,6 @@
 """Load on one `sealframe serve` over loopback: moderation, 720p and 4K verification, and the server's peak RSS.
 
-    nice -n 10 python -m benchmarks.load --out /work/data/load      (prints a table, writes load.json)
+    nice -n 10 python -m benchmarks.load --out data/load      (prints a table, writes load.json)
 
 Three scenarios, each on a fresh server (127.0.0.1, its own home): 16 clients moderating for
 `--seconds`; 4 clients verifying 1280×720 uploads; 4 clients verifying 3840×2160 uploads (100
@@ -197,7 +197,7 @@ def verify_send(clip: Path) -> Any:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--out", type=Path, default=Path("/work/data/load"))
+    ap.add_argument("--out", type=Path, default=Path("data/load"))
     ap.add_argument("--seconds", type=float, default=60.0, help="Duration of each scenario.")
     ap.add_argument("--verify-requests", type=int, default=3, help="Uploads per verifying client (at most).")
     ap.add_argument("--only", choices=["moderation", "verify-720p", "verify-4k"], action="append")

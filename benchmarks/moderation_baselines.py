@@ -2,9 +2,9 @@
 
 Runs in its own virtual environment (they are not project dependencies):
 
-    python3 -m venv /work/data/bench-venv
-    /work/data/bench-venv/bin/pip install spacy en-prompt-nsfw-pipeline-bow hatesonar
-    /work/data/bench-venv/bin/python benchmarks/moderation_baselines.py IN.jsonl OUT.jsonl
+    python3 -m venv data/bench-venv
+    data/bench-venv/bin/pip install spacy en-prompt-nsfw-pipeline-bow hatesonar
+    data/bench-venv/bin/python benchmarks/moderation_baselines.py IN.jsonl OUT.jsonl
 
 IN: one `{"id", "prompt"}` per line. OUT: one `{"id", "spacy_nsfw", "hatesonar", "spacy_ms", "hatesonar_ms"}`
 per line: the spaCy pipeline's unsafe probability (1 − `safe`) and HateSonar's hate-speech +

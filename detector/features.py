@@ -1,6 +1,6 @@
 """Extract the frozen frame features of a clip corpus once, clean and after CRF 28 + true 0.5×.
 
-    python -m detector.features --data /work/data/detector [--frames 8 --size 224]
+    python -m detector.features --data data/detector [--frames 8 --size 224]
 
 Reads the per-source records `<data>/items/*.json` that scripts/detector_data.py writes (picking
 new ones up while the corpus is still being built), takes each clip's window exactly as
@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     from safety.media import read_video
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--data", default="/work/data/detector")
+    ap.add_argument("--data", default="data/detector")
     ap.add_argument("--frames", type=int, default=8)
     ap.add_argument("--size", type=int, default=224)
     ap.add_argument("--chunk", type=int, default=64)

@@ -1,6 +1,6 @@
 """Fit the detector's temporal head on extracted features; leave-one-generator-out evaluation.
 
-    python -m detector.head --data /work/data/detector [--install]
+    python -m detector.head --data data/detector [--install]
 
 Protocol (fixed before any result was seen):
 
@@ -225,7 +225,7 @@ def final_report(d: dict[str, Any], head: Head, platt: tuple[float, float], fpr:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--data", default="/work/data/detector")
+    ap.add_argument("--data", default="data/detector")
     ap.add_argument("--c", type=float, default=0.01, help="inverse L2 strength of the logistic head")
     ap.add_argument("--fpr", type=float, default=0.01, help="false-positive rate the threshold is set for")
     ap.add_argument("--heldout", action="store_true", help="also score the held-out sources (final report)")

@@ -7,7 +7,7 @@ validation state and failure codes, our `ProvenanceReport.state` and reason, and
 `decide` gives with no watermark and no detector. Everything is written under OUT (outside the
 repository); a JSON copy of the rows lands there too.
 
-    python scripts/c2pa_conformance_table.py --c2pa-rs GIT_DIR --out /work/data/c2pa-table
+    python scripts/c2pa_conformance_table.py --c2pa-rs GIT_DIR --out data/c2pa-table
 """
 
 from __future__ import annotations

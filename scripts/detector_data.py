@@ -1,6 +1,6 @@
 """Rebuild the detector's real-generator corpus from fetched public repositories and Debian packages.
 
-    python scripts/detector_data.py [--mirror /work/.mirror] [--out /work/data/detector] [--apt-cache DIR]
+    python scripts/detector_data.py [--mirror /work/.mirror] [--out data/detector] [--apt-cache DIR]
 
 Inputs are bare git directories brought in with the search tool's `fetch` (``<mirror>/<owner>+<name>/repo``)
 and the registry-packaged clips that `detector.data.fetch_media` caches. Every video/GIF blob in a repository's
@@ -415,7 +415,7 @@ def relabel(index: Path, card: Path) -> int:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--mirror", default="/work/.mirror")
-    ap.add_argument("--out", default="/work/data/detector")
+    ap.add_argument("--out", default="data/detector")
     ap.add_argument("--apt-cache", default=str(Path.home() / ".cache/sealframe/media/detector"))
     ap.add_argument("--shared-cache", default=str(Path.home() / ".cache/sealframe/media"))
     ap.add_argument("--frames", type=int, default=16)

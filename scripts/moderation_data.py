@@ -2,7 +2,7 @@
 
 Reads the bare git snapshots of public repositories (fetched with the search tool's `fetch` verb
 into `/work/.mirror/<owner>+<name>/repo`), maps each source onto the policy categories and writes,
-outside the repository (default `/work/data/moderation`):
+outside the repository (default `data/moderation`):
 
 - `train.jsonl` / `val.jsonl`: the training sources (plus the project's own templated training
   prompts), split 80/20 grouped by template or source id, so no template is on both sides;
@@ -38,7 +38,7 @@ sys.path.insert(0, str(ROOT))
 
 SEED = 20261207
 MIRROR = Path("/work/.mirror")
-OUT = Path("/work/data/moderation")
+OUT = Path("data/moderation")
 
 SOURCES: dict[str, dict[str, str]] = {
     "hatecheck": {"repo": "paul-rottger/hatecheck-data", "licence": "CC-BY-4.0", "use": "train"},

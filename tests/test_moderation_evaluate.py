@@ -46,7 +46,7 @@ def test_built_data_keeps_held_out_sources_out_of_training() -> None:
     import json
     from pathlib import Path
 
-    folder = Path("/work/data/moderation")
+    folder = Path("data/moderation")
     if not (folder / "test.jsonl").is_file():
         pytest.skip("python scripts/moderation_data.py has not been run here")
 

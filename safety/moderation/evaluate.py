@@ -1,7 +1,7 @@
 """Evaluate prompt moderation: `python -m safety.moderation.evaluate [--external] [--baselines]`.
 
 The held-out test set is `test.jsonl` from `scripts/moderation_data.py` (default folder
-`/work/data/moderation`). Its acceptance rows come only from sources that no training or
+`data/moderation`). Its acceptance rows come only from sources that no training or
 calibration step reads (multilingual HateCheck it/es/fr/de, MultiJail en/it, XSTest's safe prompts
 and SimpleSafetyTests en); the project's own held-out templates are reported on a separate line,
 since their author also wrote the training templates.
@@ -34,13 +34,13 @@ import numpy as np
 from safety.moderation.decide import ModerationDecision
 from safety.moderation.moderator import Moderator, Scorer, load_pack
 
-DATA = Path("/work/data/moderation")
+DATA = Path("data/moderation")
 LANGS = ("en", "it", "es", "fr", "de")
 TARGET_CAUGHT = 0.97
 TARGET_BLOCKED = 0.95
 TARGET_ALLOWED = 0.97
 OWN = "own_templates"
-BASELINE_VENV = Path("/work/data/bench-venv/bin/python")
+BASELINE_VENV = Path("data/bench-venv/bin/python")
 
 
 class CachedScorer:

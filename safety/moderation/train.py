@@ -1,4 +1,4 @@
-"""Train the semantic classifier: `python -m safety.moderation.train [--data /work/data/moderation]`.
+"""Train the semantic classifier: `python -m safety.moderation.train [--data data/moderation]`.
 
 Reads top to bottom:
 1. the public + own training data that `scripts/moderation_data.py` builds (`train.jsonl` to fit,
@@ -248,7 +248,7 @@ def embed_cached(name: str, fn: Any, texts: list[str], tag: str) -> F32:
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", type=Path, default=Path("/work/data/moderation"))
+    ap.add_argument("--data", type=Path, default=Path("data/moderation"))
     ap.add_argument("--reexport", action="store_true", help="re-export and re-quantize MiniLM")
     ap.add_argument("--epochs", type=int, default=HeadConfig.epochs)
     ap.add_argument("--hidden", type=int, default=256, help="hidden units of the MLP design")
