@@ -33,8 +33,9 @@ PROMPTS = ["a red kite over a quiet beach at dawn", "a cat asleep on a windowsil
            "a paper boat drifting down a gutter stream", "city traffic at night, long exposure"]
 
 
-def write_clip(path: Path, width: int, height: int, frames: int, fps: int = 25) -> Path:
-    """A smooth moving gradient, encoded frame by frame (never held whole in memory)."""
+def write_clip(path: Path, width: int, height: int, frames: int, fps: int = 25, crf: int = 30) -> Path:
+    """A smooth moving gradient, encoded frame by frame (never held whole in memory); an existing
+    file at `path` is reused. tests/test_security_memory.py writes its large clips with it too."""
     import av
     import numpy as np
 
@@ -44,7 +45,7 @@ def write_clip(path: Path, width: int, height: int, frames: int, fps: int = 25) 
     with av.open(str(tmp), "w", format="mp4") as c:
         s = c.add_stream("libx264", rate=Fraction(fps))
         s.width, s.height, s.pix_fmt = width, height, "yuv420p"
-        s.options = {"crf": "30", "preset": "ultrafast"}
+        s.options = {"crf": str(crf), "preset": "ultrafast"}
         yy, xx = np.mgrid[0:height:8, 0:width:8]
         base = ((xx * 255 // width + yy * 255 // height) // 2).astype(np.uint8)
         for t in range(frames):

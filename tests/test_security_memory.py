@@ -5,13 +5,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from fractions import Fraction
 from pathlib import Path
 
-import av
 import numpy as np
 import pytest
 
+from benchmarks.load import write_clip
 from safety.media import read_video, working_size
 from safety.verify import VERIFY_FRAMES, VERIFY_PIXELS
 
@@ -25,22 +24,9 @@ main(sys.argv[1:])
 """
 
 
-def write_large_clip(path: Path, width: int, height: int, frames: int, fps: int = 25) -> Path:
-    """A smooth moving gradient, encoded frame by frame (the clip is never held whole in memory)."""
-    with av.open(str(path), "w", format="mp4") as c:
-        s = c.add_stream("libx264", rate=Fraction(fps))
-        s.width, s.height, s.pix_fmt = width, height, "yuv420p"
-        s.options = {"crf": "35", "preset": "ultrafast"}
-        yy, xx = np.mgrid[0:height:8, 0:width:8]
-        base = ((xx * 255 // width + yy * 255 // height) // 2).astype(np.uint8)
-        for t in range(frames):
-            img = np.repeat(np.repeat(np.roll(base, 2 * t, axis=1), 8, 0), 8, 1)[:height, :width]
-            rgb = np.ascontiguousarray(np.stack([img, img // 2 + 40, 255 - img], -1))
-            for p in s.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")):
-                c.mux(p)
-        for p in s.encode():
-            c.mux(p)
-    return path
+def write_large_clip(path: Path, width: int, height: int, frames: int) -> Path:
+    """The load benchmark's moving gradient (encoded frame by frame), at CRF 35."""
+    return write_clip(path, width, height, frames, crf=35)
 
 
 def test_working_size_keeps_aspect_and_bound() -> None:
